@@ -1,0 +1,108 @@
+"""The study's global trial budget, shared by every worker on every machine.
+
+A worker may start a trial only while COMPLETE + PRUNED + RUNNING trials number fewer than
+the budget. Counting and creating the trial happen under one lock per study (a file lock
+for SQLite, a PostgreSQL advisory lock), so workers that start at the same moment never
+overshoot. Failed trials free their slot; a killed worker's RUNNING trial is failed by the
+heartbeat check, retried with the same parameters (it waits in the queue), and the study
+still ends with exactly the budget of finished trials.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import enum
+import fcntl
+import hashlib
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import optuna
+import sqlalchemy
+from optuna.trial import TrialState
+
+from search.space import warm_start_params
+from search.storage import sqlite_path
+
+__all__ = [
+    "Claim",
+    "ClaimResult",
+    "claim_trial",
+    "enqueue_warm_starts",
+    "lock_path_for",
+    "study_lock",
+]
+
+_COUNTED = (TrialState.COMPLETE, TrialState.PRUNED, TrialState.RUNNING)
+_WARM_STARTS_ATTR = "warm_starts_enqueued"
+
+
+class Claim(enum.Enum):
+    STARTED = "started"  # a trial was created (or taken from the queue) for this worker
+    WAIT = "wait"  # the budget is taken, but running trials may still fail and free a slot
+    DONE = "done"  # the budget is spent: every counted trial has finished
+
+
+@dataclass(frozen=True)
+class ClaimResult:
+    claim: Claim
+    trial: optuna.Trial | None = None
+    finished: int = 0
+
+
+@contextlib.contextmanager
+def study_lock(url: str, study_name: str) -> Iterator[None]:
+    """A lock held by one worker at a time, across processes and (for PostgreSQL) machines."""
+    lock_file = lock_path_for(url, study_name)
+    if lock_file is not None:
+        with open(lock_file, "a") as handle:
+            fcntl.flock(handle, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(handle, fcntl.LOCK_UN)
+        return
+    if sqlalchemy.engine.make_url(url).get_backend_name() != "postgresql":
+        yield  # in-memory SQLite: one process, nothing to share
+        return
+    key = int.from_bytes(hashlib.sha256(study_name.encode()).digest()[:8], "big", signed=True)
+    engine = sqlalchemy.create_engine(url, poolclass=sqlalchemy.pool.NullPool)
+    try:
+        with engine.connect() as connection:
+            # Session-level lock: PostgreSQL releases it by itself if this worker dies.
+            connection.execute(sqlalchemy.text("SELECT pg_advisory_lock(:k)"), {"k": key})
+            try:
+                yield
+            finally:
+                connection.execute(sqlalchemy.text("SELECT pg_advisory_unlock(:k)"), {"k": key})
+    finally:
+        engine.dispose()
+
+
+def enqueue_warm_starts(study: optuna.Study, space: str, budget: int) -> int:
+    """Enqueue the notebook's baseline and best once per study (call under the study lock)."""
+    starts = warm_start_params(space)[:budget]
+    done = int(study.user_attrs.get(_WARM_STARTS_ATTR, 0))
+    for params in starts[done:]:
+        study.enqueue_trial(params)
+    if len(starts) > done:
+        study.set_user_attr(_WARM_STARTS_ATTR, len(starts))
+    return max(0, len(starts) - done)
+
+
+def claim_trial(study: optuna.Study, budget: int) -> ClaimResult:
+    """Start a trial if the budget allows (call under the study lock)."""
+    optuna.storages.fail_stale_trials(study)
+    counted = study.get_trials(deepcopy=False, states=_COUNTED)
+    running = sum(t.state == TrialState.RUNNING for t in counted)
+    finished = len(counted) - running
+    if len(counted) < budget:
+        return ClaimResult(Claim.STARTED, study.ask(), finished)
+    return ClaimResult(Claim.WAIT if running else Claim.DONE, None, finished)
+
+
+def lock_path_for(url: str, study_name: str) -> Path | None:
+    """Where the SQLite lock file of a study lives (None for PostgreSQL)."""
+    path = sqlite_path(url)
+    return None if path is None else path.with_name(path.name + f".{study_name}.lock")

@@ -1,0 +1,99 @@
+"""One trial: sample a configuration, train the CNN, report validation AUC every epoch.
+
+The objective receives the data once (memory-mapped cache) and is called once per trial.
+Its value is the validation macro AUC (or micro with `metric="micro"`); test figures are
+recorded as user attributes for the record, never used to select.
+"""
+
+from __future__ import annotations
+
+import time
+
+import optuna
+
+from data import CelebaData
+from model import EpochResult, Metrics, evaluate, predict_proba, train
+from search.space import suggest
+from search.storage import retry_storage
+
+__all__ = ["Objective"]
+
+
+def metric_value(metrics: Metrics, metric: str) -> float:
+    return metrics.macro_auc if metric == "macro" else metrics.micro_auc
+
+
+class Objective:
+    """Callable objective; raises optuna.TrialPruned when the pruner says so."""
+
+    def __init__(
+        self,
+        data: CelebaData,
+        *,
+        space: str,
+        epochs: int,
+        metric: str = "macro",
+        seed: int = 0,
+        verbose: int = 0,
+    ) -> None:
+        self.data = data
+        self.space = space
+        self.epochs = epochs
+        self.metric = metric
+        self.seed = seed
+        self.verbose = verbose
+
+    def __call__(self, trial: optuna.Trial) -> float:
+        started = time.perf_counter()
+        params = suggest(trial, self.space)
+        history: list[EpochResult] = []
+
+        def on_epoch_end(result: EpochResult) -> None:
+            history.append(result)
+            value = metric_value(result.val, self.metric)
+            retry_storage(lambda: trial.report(value, result.epoch), "report an epoch")
+            if trial.should_prune():
+                self._record_epochs(trial, history)
+                raise optuna.TrialPruned(f"pruned after epoch {result.epoch}: {value:.4f}")
+
+        result = train(
+            params.model,
+            self.data,
+            epochs=self.epochs,
+            batch_size=params.batch_size,
+            seed=self.seed,
+            on_epoch_end=on_epoch_end,
+            verbose=self.verbose,
+        )
+        eval_started = time.perf_counter()
+        test_probs = predict_proba(result.model, self.data.test.images)
+        test = evaluate(self.data.test.labels, test_probs, self.data.attr_names)
+        eval_seconds = time.perf_counter() - eval_started
+        val = history[-1].val
+        attrs = {
+            "val_macro_auc": val.macro_auc,
+            "val_micro_auc": val.micro_auc,
+            "val_mean_accuracy": val.mean_accuracy,
+            "test_macro_auc": test.macro_auc,
+            "test_micro_auc": test.micro_auc,
+            "test_mean_accuracy": test.mean_accuracy,
+            "n_params": result.n_params,
+            "test_eval_seconds": eval_seconds,
+            "trial_seconds": time.perf_counter() - started,
+        }
+        self._record_epochs(trial, history)
+        for key, value in attrs.items():
+            retry_storage(lambda k=key, v=value: trial.set_user_attr(k, v), "record results")
+        return metric_value(val, self.metric)
+
+    @staticmethod
+    def _record_epochs(trial: optuna.Trial, history: list[EpochResult]) -> None:
+        fit_seconds = sum(r.seconds for r in history)
+        attrs = {
+            "epochs_run": len(history),
+            "fit_seconds": fit_seconds,
+            "seconds_per_epoch": fit_seconds / max(len(history), 1),
+            "images_per_second": sum(r.images_per_second for r in history) / max(len(history), 1),
+        }
+        for key, value in attrs.items():
+            retry_storage(lambda k=key, v=value: trial.set_user_attr(k, v), "record results")

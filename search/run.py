@@ -1,0 +1,165 @@
+"""`python -m search.run`: run (or join, or resume) the hyperparameter search.
+
+    python -m search.run --trials 20 [--workers W] [--storage URL] [--study NAME]
+        [--data PATH|synthetic] [--image-size S] [--epochs E] [--space seed|wide|demo]
+        [--sampler tpe|random|grid] [--pruner hyperband|median|none] [--seed K]
+        [--metric macro|micro] [--preset demo]
+
+`--trials N` is the study's total budget of finished trials, shared by every worker on
+every machine: run the command again with the same N to continue an interrupted search,
+or with a larger N to extend a finished one.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import signal
+import subprocess
+import sys
+from dataclasses import fields, replace
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+from data import CelebaData, UserError  # noqa: E402
+from search.config import RunConfig, apply_preset  # noqa: E402
+from search.datasets import prepare_data  # noqa: E402
+from search.devices import default_workers, worker_environment  # noqa: E402
+from search.storage import STORAGE_ENV, mask_url, open_storage, resolve_storage_url  # noqa: E402
+
+__all__ = ["main"]
+
+log = logging.getLogger(__name__)
+
+EXIT_USER_ERROR = 2
+EXIT_INTERRUPTED = 130
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m search.run",
+        description="Search the CelebA CNN's hyperparameters with Optuna.",
+    )
+    add = parser.add_argument
+    # Every default is None so a preset can tell which values the user set.
+    add("--trials", type=int, help="study's total budget of finished trials (default 20)")
+    add("--workers", type=int, help="worker processes here (default: one per GPU, else 1)")
+    add("--storage", help=f"SQLAlchemy URL (default ${STORAGE_ENV}, else studies/celeba.db)")
+    add("--study", help="study name (default celeba; the demo preset uses demo)")
+    add("--data", help="CelebA folder or 'synthetic' (default data/celeba)")
+    add("--image-size", type=int, dest="image_size", help="side of the square input (64)")
+    add("--epochs", type=int, help="maximum epochs per trial (5)")
+    add("--space", help="search space: seed (the notebook's), wide (default) or demo")
+    add("--sampler", help="tpe (default), random or grid (walks the seed grid)")
+    add("--pruner", help="hyperband (default), median or none")
+    add("--metric", help="objective: macro (default, honest) or micro validation AUC")
+    add("--seed", type=int, help="random seed (0)")
+    add("--grace-period", type=int, dest="grace_period", help="seconds before a silent "
+        "worker's trial is failed and retried (120)")  # fmt: skip
+    add("--preset", help="demo: synthetic faces at 32x32 and a small space")
+    add("--synthetic-n", type=int, dest="synthetic_n", help=argparse.SUPPRESS)
+    add("--worker-index", type=int, dest="worker_index", help=argparse.SUPPRESS)
+    return parser
+
+
+def config_from_args(args: argparse.Namespace) -> RunConfig:
+    names = {f.name for f in fields(RunConfig)}
+    explicit = {name for name in names if getattr(args, name, None) is not None}
+    config = apply_preset(RunConfig(), args.preset, explicit)
+    config = replace(config, **{name: getattr(args, name) for name in explicit})
+    if args.workers is None:
+        config = replace(config, workers=default_workers())
+    return replace(config, storage=resolve_storage_url(args.storage)).validate()
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    signal.signal(signal.SIGTERM, signal.default_int_handler)  # docker stop = Ctrl-C
+    try:
+        config = config_from_args(args)
+        if args.worker_index is not None:
+            return _run_one_worker(config, args.worker_index)
+        print(
+            f"study {config.study!r} on {mask_url(config.storage)}: budget {config.trials} "
+            f"trials, {config.workers} worker(s), space {config.space}, {config.epochs} epochs, "
+            f"{config.image_size}px, sampler {config.sampler}, pruner {config.pruner}",
+            flush=True,
+        )
+        data = _prepare(config)
+        open_storage(config.storage, grace_period=config.grace_period)  # fail fast, one line
+        if config.workers == 1:
+            code = _run_one_worker(config, 0, data)
+        else:
+            code = _run_worker_processes(config)
+        if code == 0:
+            from search.summary import print_summary
+
+            print_summary(config)
+        return code
+    except UserError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_USER_ERROR
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+
+
+def _run_one_worker(config: RunConfig, index: int, data: CelebaData | None = None) -> int:
+    from search.worker import run_worker  # imports Keras: only where a worker runs
+
+    summary = run_worker(config, data or _prepare(config), index)
+    return EXIT_INTERRUPTED if summary.interrupted else 0
+
+
+def _prepare(config: RunConfig) -> CelebaData:
+    return prepare_data(config.data, config.image_size, config.synthetic_n, config.seed)
+
+
+def _run_worker_processes(config: RunConfig) -> int:
+    """W child processes running the same command, each one worker; the URL goes by env."""
+    env = {**os.environ, STORAGE_ENV: config.storage}
+    children = []
+    for index in range(config.workers):
+        argv = [sys.executable, "-m", "search.run", *_child_arguments(config, index)]
+        children.append(subprocess.Popen(argv, env={**env, **worker_environment(index)}))
+    try:
+        codes = [child.wait() for child in children]
+    except KeyboardInterrupt:
+        for child in children:
+            child.send_signal(signal.SIGINT)
+        for child in children:
+            child.wait()
+        raise
+    if any(code == EXIT_INTERRUPTED for code in codes):
+        return EXIT_INTERRUPTED
+    failed = [i for i, code in enumerate(codes) if code != 0]
+    if failed:
+        print(f"error: worker(s) {failed} exited with an error", file=sys.stderr)
+        return 1
+    return 0
+
+
+def _child_arguments(config: RunConfig, index: int) -> list[str]:
+    pairs = {
+        "--trials": config.trials,
+        "--study": config.study,
+        "--data": config.data,
+        "--image-size": config.image_size,
+        "--epochs": config.epochs,
+        "--space": config.space,
+        "--sampler": config.sampler,
+        "--pruner": config.pruner,
+        "--metric": config.metric,
+        "--seed": config.seed,
+        "--grace-period": config.grace_period,
+        "--synthetic-n": config.synthetic_n,
+        "--workers": config.workers,
+        "--worker-index": index,
+    }
+    return [str(part) for pair in pairs.items() for part in pair]
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,124 @@
+"""The one place that turns a storage URL into an Optuna storage: SQLite or PostgreSQL.
+
+SQLite gets WAL and a busy timeout so a few local workers do not fail with "database is
+locked"; every storage gets a heartbeat so a killed worker's trial is failed and retried.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sqlite3
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import TypeVar
+
+import optuna
+import sqlalchemy
+from optuna.storages import RDBStorage, RetryHeartbeatStaleTrialCallback
+from sqlalchemy.engine import make_url
+
+from search.errors import StorageError
+
+__all__ = [
+    "DEFAULT_STORAGE",
+    "STORAGE_ENV",
+    "mask_url",
+    "open_storage",
+    "resolve_storage_url",
+    "retry_storage",
+    "sqlite_path",
+]
+
+log = logging.getLogger(__name__)
+
+DEFAULT_STORAGE = "sqlite:///studies/celeba.db"
+STORAGE_ENV = "OPTUNA_STORAGE"  # lets a password stay out of the command line
+HEARTBEAT_INTERVAL_S = 10
+GRACE_PERIOD_S = 120  # generous: a loaded machine can delay a heartbeat by tens of seconds
+SQLITE_BUSY_TIMEOUT_S = 60
+RETRY_WINDOW_S = 90.0  # how long a storage call keeps retrying while the database is away
+
+T = TypeVar("T")
+
+
+def resolve_storage_url(cli_value: str | None) -> str:
+    """The storage URL from the command line, else $OPTUNA_STORAGE, else the SQLite default."""
+    return cli_value or os.environ.get(STORAGE_ENV) or DEFAULT_STORAGE
+
+
+def mask_url(url: str) -> str:
+    """The URL with its password replaced by ***, safe to print and log."""
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except sqlalchemy.exc.ArgumentError:
+        return "<unparseable storage URL>"
+
+
+def sqlite_path(url: str) -> Path | None:
+    """The database file of a sqlite URL, None for other back-ends or in-memory SQLite."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "sqlite" or not parsed.database:
+        return None
+    return None if parsed.database == ":memory:" else Path(parsed.database)
+
+
+def open_storage(
+    url: str,
+    *,
+    grace_period: int = GRACE_PERIOD_S,
+    heartbeat_interval: int = HEARTBEAT_INTERVAL_S,
+) -> RDBStorage:
+    """An RDBStorage with heartbeat and retry of stale trials; StorageError if unreachable."""
+    try:
+        backend = make_url(url).get_backend_name()
+    except sqlalchemy.exc.ArgumentError:
+        raise StorageError(f"not a storage URL: {mask_url(url)}") from None
+    engine_kwargs: dict = {"pool_pre_ping": True, "connect_args": {"connect_timeout": 10}}
+    if backend == "sqlite":
+        path = sqlite_path(url)
+        if path is not None:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            _enable_wal(path)
+        engine_kwargs = {"connect_args": {"timeout": SQLITE_BUSY_TIMEOUT_S}}
+    elif backend != "postgresql":
+        raise StorageError(f"unsupported storage {mask_url(url)}: use sqlite:/// or postgresql://")
+    try:
+        return RDBStorage(
+            url,
+            engine_kwargs=engine_kwargs,
+            heartbeat_interval=heartbeat_interval,
+            grace_period=grace_period,
+            heartbeat_stale_trial_callback=RetryHeartbeatStaleTrialCallback(max_retry=3),
+        )
+    except (sqlalchemy.exc.SQLAlchemyError, optuna.exceptions.StorageInternalError) as exc:
+        reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
+        raise StorageError(f"cannot open storage {mask_url(url)}: {reason}") from None
+    except ModuleNotFoundError as exc:
+        raise StorageError(f"storage {mask_url(url)} needs the driver {exc.name!r}") from None
+
+
+def _enable_wal(path: Path) -> None:
+    # WAL lets readers (the dashboard) and one writer work at once; the mode persists in the file.
+    with sqlite3.connect(path, timeout=SQLITE_BUSY_TIMEOUT_S) as connection:
+        connection.execute("PRAGMA journal_mode=WAL")
+
+
+def retry_storage(call: Callable[[], T], what: str, window_s: float = RETRY_WINDOW_S) -> T:
+    """Run a storage call, retrying with back-off while the database is unreachable.
+
+    A finished trial must not be lost because PostgreSQL restarted for a few seconds; after
+    `window_s` the error becomes a StorageError with one clear line.
+    """
+    deadline = time.monotonic() + window_s
+    delay = 0.5
+    while True:
+        try:
+            return call()
+        except (sqlalchemy.exc.OperationalError, optuna.exceptions.StorageInternalError) as exc:
+            if time.monotonic() + delay > deadline:
+                raise StorageError(f"storage unreachable while trying to {what}: {exc}") from None
+            log.warning("storage unreachable (%s); retrying in %.1fs", what, delay)
+            time.sleep(delay)
+            delay = min(delay * 2, 8.0)
