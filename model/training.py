@@ -1,0 +1,216 @@
+"""The one training function that search trials and the final refit both use."""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import keras
+import numpy as np
+
+from model.errors import NonFiniteLossError
+from model.feed import TrainBatches
+from model.metrics import Metrics, evaluate
+from model.network import ModelParams, build_model
+
+if TYPE_CHECKING:
+    from data import CelebaData
+
+__all__ = ["MIXED_POLICY", "EpochResult", "TrainResult", "gpu_available", "predict_proba", "train"]
+
+logger = logging.getLogger(__name__)
+
+# bfloat16 keeps float32's exponent range, so no loss scaling is needed (H100/H200 run it natively)
+MIXED_POLICY = "mixed_bfloat16"
+
+
+@dataclass(frozen=True)
+class EpochResult:
+    epoch: int  # 1-based
+    loss: float  # mean training loss of the epoch
+    val: Metrics  # on the whole val split
+    seconds: float  # wall time of the training part of the epoch (validation excluded)
+    images_per_second: float  # training images / seconds
+
+
+@dataclass
+class TrainResult:
+    model: keras.Model  # with the best epoch's weights when train() was given a patience
+    history: list[EpochResult]
+    best_epoch: int  # 1-based, by val macro AUC
+    n_params: int
+
+    @property
+    def seconds_per_epoch(self) -> float:
+        return float(np.mean([e.seconds for e in self.history]))
+
+    @property
+    def images_per_second(self) -> float:
+        return float(np.mean([e.images_per_second for e in self.history]))
+
+
+def gpu_available() -> bool:
+    """Whether the Keras backend sees a GPU."""
+    return any(d.lower().startswith("gpu") for d in keras.distribution.list_devices())
+
+
+def predict_proba(model: keras.Model, images: np.ndarray, batch_size: int = 256) -> np.ndarray:
+    """Probabilities (N, A) float32 for uint8 images (N, S, S, 3), read batch by batch."""
+    chunks = [
+        np.asarray(model.predict_on_batch(np.asarray(images[start : start + batch_size])))
+        for start in range(0, len(images), batch_size)
+    ]
+    if not chunks:
+        return np.zeros((0, model.output_shape[-1]), dtype=np.float32)
+    return np.concatenate(chunks).astype(np.float32, copy=False)
+
+
+def train(
+    params: ModelParams,
+    data: CelebaData,
+    *,
+    epochs: int,
+    batch_size: int,
+    seed: int = 0,
+    on_epoch_end: Callable[[EpochResult], None] | None = None,
+    patience: int | None = None,
+    verbose: int = 0,
+    mixed_precision: bool | None = None,
+    model: keras.Model | None = None,
+) -> TrainResult:
+    """Fit on `data.train`, scoring the whole `data.val` split exactly after every epoch.
+
+    `on_epoch_end` receives each epoch's result; whatever it raises (e.g. a pruning signal)
+    propagates unchanged. `patience`: stop once val macro AUC has not improved for that many
+    epochs and restore the best epoch's weights. `mixed_precision` None means on only when a
+    GPU is visible. A NaN or infinite training loss raises NonFiniteLossError.
+    """
+    if epochs < 1:
+        raise ValueError(f"epochs must be positive, got {epochs}")
+    if patience is not None and patience < 1:
+        raise ValueError(f"patience must be positive or None, got {patience}")
+    if model is None:
+        # frees the graphs and layer names of earlier calls in this process (search trials)
+        keras.backend.clear_session(free_memory=True)
+    keras.utils.set_random_seed(seed)
+    if model is None:
+        use_mixed = gpu_available() if mixed_precision is None else mixed_precision
+        policy = MIXED_POLICY if use_mixed else None
+        model = build_model(params, data.image_size, len(data.attr_names), dtype_policy=policy)
+
+    batches = TrainBatches(data.train.images, data.train.labels, batch_size, seed)
+    guard = _NonFiniteGuard()
+    scorer = _EpochScorer(data, max(batch_size, 256), epochs, patience, guard, on_epoch_end)
+    model.fit(
+        batches,
+        epochs=epochs,
+        steps_per_epoch=batches.steps_per_epoch,
+        shuffle=False,  # TrainBatches shuffles each epoch itself
+        callbacks=[guard, scorer],
+        verbose=verbose,
+    )
+    if guard.failure is not None:
+        epoch, batch, loss = guard.failure
+        raise NonFiniteLossError(
+            f"training loss became {loss} at epoch {epoch}, batch {batch} of "
+            f"{batches.steps_per_epoch} (learning rate {params.learning_rate:g}); "
+            "try a smaller learning rate"
+        )
+    if patience is not None and scorer.best_weights is not None:
+        model.set_weights(scorer.best_weights)
+    return TrainResult(
+        model=model,
+        history=scorer.history,
+        best_epoch=scorer.best_epoch,
+        n_params=model.count_params(),
+    )
+
+
+class _NonFiniteGuard(keras.callbacks.Callback):
+    """Stops fit at the first non-finite batch loss and remembers where it happened."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.failure: tuple[int, int, float] | None = None
+        self._epoch = 0
+
+    def on_epoch_begin(self, epoch: int, logs: dict | None = None) -> None:
+        self._epoch = epoch
+
+    def on_train_batch_end(self, batch: int, logs: dict | None = None) -> None:
+        loss = (logs or {}).get("loss")
+        if loss is not None and not math.isfinite(loss):
+            self.failure = (self._epoch + 1, batch + 1, float(loss))
+            self.model.stop_training = True
+
+
+class _EpochScorer(keras.callbacks.Callback):
+    """Times each epoch, scores val exactly, keeps the best weights, calls the caller back."""
+
+    def __init__(
+        self,
+        data: CelebaData,
+        predict_batch_size: int,
+        epochs: int,
+        patience: int | None,
+        guard: _NonFiniteGuard,
+        on_epoch_end: Callable[[EpochResult], None] | None,
+    ) -> None:
+        super().__init__()
+        self.data = data
+        self.predict_batch_size = predict_batch_size
+        self.epochs = epochs
+        self.patience = patience
+        self.guard = guard
+        self.callback = on_epoch_end
+        self.history: list[EpochResult] = []
+        self.best_epoch = 1
+        self.best_weights: list[np.ndarray] | None = None
+        self._best_auc = -math.inf
+        self._started = 0.0
+
+    def on_epoch_begin(self, epoch: int, logs: dict | None = None) -> None:
+        self._started = time.perf_counter()
+
+    def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
+        seconds = time.perf_counter() - self._started
+        if self.guard.failure is not None:
+            return
+        val = self.data.val
+        probs = predict_proba(self.model, val.images, self.predict_batch_size)
+        metrics = evaluate(val.labels, probs, self.data.attr_names)
+        n_train = len(self.data.train.images)
+        result = EpochResult(
+            epoch=epoch + 1,
+            loss=float((logs or {})["loss"]),
+            val=metrics,
+            seconds=seconds,
+            images_per_second=n_train / seconds,
+        )
+        self.history.append(result)
+        logger.info(
+            "epoch %d/%d: loss %.4f, val macro AUC %.4f, micro AUC %.4f, mean accuracy %.4f, "
+            "%.1f s (%.0f images/s)",
+            result.epoch,
+            self.epochs,
+            result.loss,
+            metrics.macro_auc,
+            metrics.micro_auc,
+            metrics.mean_accuracy,
+            seconds,
+            result.images_per_second,
+        )
+        if metrics.macro_auc > self._best_auc:
+            self._best_auc = metrics.macro_auc
+            self.best_epoch = result.epoch
+            if self.patience is not None:
+                self.best_weights = self.model.get_weights()
+        elif self.patience is not None and result.epoch - self.best_epoch >= self.patience:
+            logger.info("early stop: no val macro AUC gain in %d epochs", self.patience)
+            self.model.stop_training = True
+        if self.callback is not None:
+            self.callback(result)
