@@ -64,13 +64,13 @@ def sqlite_path(url: str) -> Path | None:
     return None if parsed.database == ":memory:" else Path(parsed.database)
 
 
-def open_storage(
-    url: str,
-    *,
-    grace_period: int = GRACE_PERIOD_S,
-    heartbeat_interval: int = HEARTBEAT_INTERVAL_S,
-) -> RDBStorage:
-    """An RDBStorage with heartbeat and retry of stale trials; StorageError if unreachable."""
+def open_storage(url: str, *, grace_period: int = GRACE_PERIOD_S) -> RDBStorage:
+    """An RDBStorage with heartbeat and retry of stale trials; StorageError if unreachable.
+
+    The heartbeat beats at least four times per grace period, so a live trial on a loaded
+    machine is not mistaken for a dead one.
+    """
+    heartbeat_interval = max(1, min(HEARTBEAT_INTERVAL_S, grace_period // 4))
     try:
         backend = make_url(url).get_backend_name()
     except sqlalchemy.exc.ArgumentError:
