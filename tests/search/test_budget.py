@@ -1,0 +1,98 @@
+"""The global budget: exactly N finished trials whatever the number of workers.
+
+Workers here are real processes on real SQLite and PostgreSQL storages; their objective is a
+cheap function so that hundreds of claims race within seconds.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import random
+import time
+
+import optuna
+import pytest
+from optuna.trial import TrialState
+
+from search.budget import Claim, claim_trial, enqueue_warm_starts, study_lock
+from search.storage import open_storage
+
+optuna.logging.set_verbosity(optuna.logging.WARNING)
+
+
+def _race(url: str, study_name: str, budget: int, fail_every: int, seed: int) -> None:
+    """A worker loop like search.worker's, with a fast fake objective."""
+    rng = random.Random(seed)
+    study = optuna.load_study(study_name=study_name, storage=open_storage(url))
+    with study_lock(url, study_name):
+        enqueue_warm_starts(study, "demo", budget)
+    while True:
+        with study_lock(url, study_name):
+            result = claim_trial(study, budget)
+        if result.claim is Claim.DONE:
+            return
+        if result.claim is Claim.WAIT:
+            time.sleep(0.05)
+            continue
+        trial = result.trial
+        trial.suggest_float("x", 0, 1)
+        time.sleep(rng.uniform(0, 0.02))
+        if fail_every and trial.number % fail_every == 0:
+            study.tell(trial, state=TrialState.FAIL)
+        elif trial.number % 3 == 0:
+            study.tell(trial, state=TrialState.PRUNED)
+        else:
+            study.tell(trial, rng.random())
+
+
+def _run_race(url: str, workers: int, budget: int, fail_every: int = 0) -> optuna.Study:
+    study = optuna.create_study(storage=open_storage(url), study_name="race")
+    context = multiprocessing.get_context("spawn")
+    processes = [
+        context.Process(target=_race, args=(url, "race", budget, fail_every, i))
+        for i in range(workers)
+    ]
+    for process in processes:
+        process.start()
+    for process in processes:
+        process.join(timeout=120)
+        assert process.exitcode == 0
+    return study
+
+
+def _finished(study: optuna.Study) -> list:
+    return study.get_trials(states=(TrialState.COMPLETE, TrialState.PRUNED))
+
+
+def test_four_workers_on_sqlite_finish_exactly_the_budget(tmp_path):
+    study = _run_race(f"sqlite:///{tmp_path}/race.db", workers=4, budget=25)
+    assert len(_finished(study)) == 25
+    assert not study.get_trials(states=(TrialState.RUNNING,))
+
+
+def test_failed_trials_do_not_use_up_the_budget(tmp_path):
+    study = _run_race(f"sqlite:///{tmp_path}/race.db", workers=3, budget=12, fail_every=4)
+    assert len(_finished(study)) == 12
+    assert study.get_trials(states=(TrialState.FAIL,))
+
+
+@pytest.mark.postgres
+def test_six_workers_on_postgres_finish_exactly_the_budget(postgres_url):
+    study = _run_race(postgres_url, workers=6, budget=30, fail_every=7)
+    numbers = [t.number for t in study.trials]
+    assert len(numbers) == len(set(numbers))
+    assert len(_finished(study)) == 30
+
+
+@pytest.mark.postgres
+def test_warm_starts_are_enqueued_once_when_workers_start_together(postgres_url):
+    study = _run_race(postgres_url, workers=4, budget=6)
+    enqueued = [t for t in study.trials if "fixed_params" in t.system_attrs]
+    assert len(enqueued) == 2
+    assert study.user_attrs["warm_starts_enqueued"] == 2
+
+
+def test_a_budget_smaller_than_the_warm_starts_enqueues_only_what_fits(tmp_path):
+    study = _run_race(f"sqlite:///{tmp_path}/race.db", workers=1, budget=1)
+    assert len(_finished(study)) == 1
+    assert [t.state for t in study.trials] in ([TrialState.COMPLETE], [TrialState.PRUNED])
