@@ -14,6 +14,7 @@ import contextlib
 import enum
 import fcntl
 import hashlib
+import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -93,12 +94,16 @@ def enqueue_warm_starts(study: optuna.Study, space: str, budget: int) -> int:
 
 def claim_trial(study: optuna.Study, budget: int) -> ClaimResult:
     """Start a trial if the budget allows (call under the study lock)."""
-    optuna.storages.fail_stale_trials(study)
-    counted = study.get_trials(deepcopy=False, states=_COUNTED)
-    running = sum(t.state == TrialState.RUNNING for t in counted)
-    finished = len(counted) - running
-    if len(counted) < budget:
-        return ClaimResult(Claim.STARTED, study.ask(), finished)
+    with warnings.catch_warnings():
+        # ask/tell with a heartbeat is what optimize() does inside; the worker beats itself.
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        warnings.filterwarnings("ignore", message="Heartbeat of storage is supposed to be used")
+        optuna.storages.fail_stale_trials(study)
+        counted = study.get_trials(deepcopy=False, states=_COUNTED)
+        running = sum(t.state == TrialState.RUNNING for t in counted)
+        finished = len(counted) - running
+        if len(counted) < budget:
+            return ClaimResult(Claim.STARTED, study.ask(), finished)
     return ClaimResult(Claim.WAIT if running else Claim.DONE, None, finished)
 
 
