@@ -1,0 +1,64 @@
+"""The same code under KERAS_BACKEND=jax (the GPU machines have JAX, not TensorFlow)."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+
+SCRIPT = """
+import dataclasses, json, sys
+import keras, numpy as np
+from model import NonFiniteLossError, predict_proba, train
+from tests.model.conftest import TINY, draw_pictures, make_data
+
+data = make_data(draw_pictures(400, 16, seed=1), draw_pictures(200, 16, seed=2))
+params = dataclasses.replace(TINY, flip=True)
+result = train(params, data, epochs=8, batch_size=32, patience=3)
+path = sys.argv[1]
+result.model.save(path)
+same = np.array_equal(
+    predict_proba(keras.saving.load_model(path), data.val.images),
+    predict_proba(result.model, data.val.images),
+)
+try:
+    train(dataclasses.replace(TINY, learning_rate=1e30), data, epochs=3, batch_size=32)
+    nan = "completed"
+except NonFiniteLossError as err:
+    nan = str(err)
+print(json.dumps({
+    "backend": keras.backend.backend(),
+    "aucs": result.history[-1].val.per_attribute_auc,
+    "best": max(e.val.macro_auc for e in result.history),
+    "reloaded_identical": same,
+    "nan": nan,
+}))
+"""
+
+
+@pytest.mark.skipif(importlib.util.find_spec("jax") is None, reason="jax is not installed")
+def test_training_runs_unchanged_under_jax(tmp_path):
+    env = {**os.environ, "KERAS_BACKEND": "jax"}
+    done = subprocess.run(
+        [sys.executable, "-c", SCRIPT, str(tmp_path / "model.keras")],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+
+    assert done.returncode == 0, done.stderr[-3000:]
+    report = json.loads(done.stdout.strip().splitlines()[-1])
+    assert report["backend"] == "jax"
+    assert report["aucs"]["Square"] > 0.85, report
+    assert report["best"] > 0.6, report
+    assert report["reloaded_identical"]
+    assert "nan at epoch 1" in report["nan"]
