@@ -69,6 +69,7 @@ def prepare_cache(
     """
     if not _MIN_SIZE <= size <= _MAX_SIZE:
         raise DataError(f"image size {size} is outside {_MIN_SIZE}..{_MAX_SIZE}")
+    workers = _worker_count(workers)
     files = locate(source)
     fingerprint = _fingerprint(files)
     out = Path(out) if out is not None else default_cache_dir(files.root, size)
@@ -85,7 +86,7 @@ def prepare_cache(
     except OSError as err:
         raise DataError(f"{out}: cannot create the cache folder ({err.strerror})") from None
     try:
-        _build(celeba, tmp, size, fingerprint, strict, progress, _worker_count(workers))
+        _build(celeba, tmp, size, fingerprint, strict, progress, workers)
         install(tmp, out)
     except BaseException as err:
         shutil.rmtree(tmp, ignore_errors=True)
