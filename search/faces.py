@@ -66,23 +66,27 @@ def detect_largest_face(image: Image.Image) -> tuple[float, float, float, float]
     )
     if len(faces) == 0:
         return None
-    x, y, w, h = max(faces, key=lambda box: int(box[2]) * int(box[3]))
-    return (x / scale, y / scale, w / scale, h / scale)
+    x, y, w, h = (float(v) / scale for v in max(faces, key=lambda box: box[2] * box[3]))
+    return (x, y, w, h)
 
 
-def face_input(image: Image.Image, size: int, *, detect: bool = True) -> np.ndarray:
-    """(size, size, 3) uint8: the largest face cropped like CelebA, or the whole image.
+def face_input(
+    image: Image.Image, size: int, *, detect: bool = True
+) -> tuple[np.ndarray, tuple[float, float, float, float] | None]:
+    """(size, size, 3) uint8 of the largest face cropped like CelebA, and the face's box.
 
     With `detect=False` the image is taken to be an aligned crop already and goes through
-    the cache's policy unchanged. Raises FaceError when detection finds no face.
+    the cache's policy unchanged (the box is None). Raises FaceError when detection finds
+    no face.
     """
+    face = None
     if detect:
         face = detect_largest_face(image)
         if face is None:
             raise FaceError("no face found (for an aligned face crop, use --no-detect)")
         image = image.crop(_celeba_box(face))  # parts outside the photo are filled with black
     resized = image.resize((size, size), Image.Resampling.BILINEAR, box=crop_box(*image.size))
-    return np.asarray(resized, dtype=np.uint8)
+    return np.asarray(resized, dtype=np.uint8), face
 
 
 def _celeba_box(face: tuple[float, float, float, float]) -> tuple[int, int, int, int]:

@@ -1,0 +1,183 @@
+"""`python -m search.predict`: the facial attributes of the faces in some photos.
+
+    python -m search.predict IMAGE... [--model DIR] [--json] [--threshold card|P] [--no-detect]
+
+For each image (JPEG or PNG, any size, EXIF orientation honoured) the largest face is found
+and cropped like CelebA's aligned images (`--no-detect` for images that are such crops
+already), resized to the model's input and scored. The table lists the attributes judged
+present; `--json` prints one object per image with all 40 probabilities and decisions. A
+file that cannot be read, or shows no face, gets one `error:` line on stderr and the others
+still run; the exit status is then 1. `--model` defaults to the newest export.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import keras  # noqa: E402
+import numpy as np  # noqa: E402
+
+from data.errors import UserError  # noqa: E402
+from model import predict_proba  # noqa: E402
+from search.export import ExportError, newest_export, read_card  # noqa: E402
+from search.faces import face_input, load_image  # noqa: E402
+
+__all__ = ["Prediction", "load_export", "main", "predict_images", "thresholds_for"]
+
+EXIT_FAILED_FILES = 1
+EXIT_USER_ERROR = 2
+
+
+@dataclass(frozen=True)
+class Prediction:
+    path: str
+    probabilities: dict[str, float]  # every attribute, in the model's output order
+    present: dict[str, bool]
+    face: tuple[float, float, float, float] | None  # (x, y, width, height); None: not detected
+
+    def to_json(self) -> str:
+        box = None if self.face is None else [round(v, 1) for v in self.face]
+        probs = {name: round(p, 4) for name, p in self.probabilities.items()}
+        return json.dumps(
+            {"file": self.path, "face": box, "probabilities": probs, "present": self.present}
+        )
+
+
+def load_export(export_dir: str | Path) -> tuple[keras.Model, dict]:
+    """The exported model and its card; Keras' safe_mode stays on, so unsafe models fail."""
+    card = read_card(export_dir)
+    path = Path(export_dir) / card.get("files", {}).get("model", "model.keras")
+    try:
+        model = keras.saving.load_model(path, safe_mode=True)
+    except (ValueError, OSError, zipfile.BadZipFile) as err:
+        reason = str(err).strip().split(". ")[0]
+        if "safe_mode" in str(err):
+            raise ExportError(
+                f"{path}: refused, the model needs unsafe deserialization ({reason}); "
+                "predict only loads models that Keras' safe_mode accepts"
+            ) from None
+        raise ExportError(f"{path}: cannot load the model ({reason})") from None
+    size = int(card["image_size"])
+    expected = (None, size, size, 3)
+    if tuple(model.input_shape) != expected or model.output_shape[-1] != len(card["attr_names"]):
+        raise ExportError(
+            f"{path}: model takes {model.input_shape} and gives {model.output_shape}, but its "
+            f"card says {size}x{size} images and {len(card['attr_names'])} attributes"
+        )
+    return model, card
+
+
+def thresholds_for(card: dict, threshold: str) -> np.ndarray:
+    """Per-attribute decision thresholds: the card's tuned ones, or one probability for all."""
+    names = card["attr_names"]
+    if threshold == "card":
+        return np.array([card["thresholds"][name] for name in names], dtype=np.float64)
+    try:
+        value = float(threshold)
+    except ValueError:
+        value = float("nan")
+    if not 0.0 < value < 1.0:
+        raise UserError(f"--threshold must be 'card' or a probability in (0, 1), not {threshold}")
+    return np.full(len(names), value)
+
+
+def predict_images(
+    model: keras.Model,
+    card: dict,
+    paths: list[str],
+    *,
+    thresholds: np.ndarray,
+    detect: bool = True,
+) -> tuple[list[Prediction], list[tuple[str, str]]]:
+    """Predictions for the images that could be read and held a face, and (path, reason)
+    for the others, each list in the order of `paths`."""
+    size = int(card["image_size"])
+    names = card["attr_names"]
+    inputs, boxes, done, failed = [], [], [], []
+    for path in paths:
+        try:
+            pixels, box = face_input(load_image(path), size, detect=detect)
+        except UserError as err:
+            failed.append((path, str(err).removeprefix(f"{path}: ")))
+            continue
+        inputs.append(pixels)
+        boxes.append(box)
+        done.append(path)
+    if not inputs:
+        return [], failed
+    probs = predict_proba(model, np.stack(inputs)).astype(np.float64)
+    predictions = [
+        Prediction(
+            path=path,
+            probabilities={name: float(p) for name, p in zip(names, row, strict=True)},
+            present={name: bool(p > t) for name, p, t in zip(names, row, thresholds, strict=True)},
+            face=box,
+        )
+        for path, row, box in zip(done, probs, boxes, strict=True)
+    ]
+    return predictions, failed
+
+
+def print_table(prediction: Prediction) -> None:
+    present = sorted(
+        (name for name, yes in prediction.present.items() if yes),
+        key=lambda name: -prediction.probabilities[name],
+    )
+    where = (
+        ""
+        if prediction.face is None
+        else " (face at {:.0f},{:.0f} {:.0f}x{:.0f})".format(*prediction.face)
+    )
+    print(f"{prediction.path}{where}: {len(present)} attributes present")
+    for name in present:
+        print(f"  {name:<20} {prediction.probabilities[name]:.2f}")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m search.predict",
+        description="Predict CelebA's 40 facial attributes for the largest face in each image.",
+    )
+    add = parser.add_argument
+    add("images", nargs="+", metavar="IMAGE", help="JPEG or PNG files")
+    add("--model", type=Path, help="export folder (default: the newest studies/*/best)")
+    add("--json", action="store_true", help="one JSON object per image instead of a table")
+    add("--threshold", default="card", help="'card' (tuned per attribute, default) or e.g. 0.5")
+    add("--no-detect", action="store_true", help="images are aligned face crops already")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    try:
+        export_dir = args.model if args.model is not None else newest_export()
+        model, card = load_export(export_dir)
+        thresholds = thresholds_for(card, args.threshold)
+        predictions, failed = predict_images(
+            model, card, args.images, thresholds=thresholds, detect=not args.no_detect
+        )
+    except UserError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_USER_ERROR
+    for prediction in predictions:
+        if args.json:
+            print(prediction.to_json())
+        else:
+            print_table(prediction)
+    for path, reason in failed:
+        print(f"error: {path}: {reason}", file=sys.stderr)
+    return EXIT_FAILED_FILES if failed else 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
