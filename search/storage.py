@@ -39,6 +39,7 @@ STORAGE_ENV = "OPTUNA_STORAGE"  # lets a password stay out of the command line
 HEARTBEAT_INTERVAL_S = 10
 GRACE_PERIOD_S = 120  # generous: a loaded machine can delay a heartbeat by tens of seconds
 SQLITE_BUSY_TIMEOUT_S = 60
+SCHEMA_RACE_ATTEMPTS = 5  # tries to open a database that other workers are creating
 RETRY_WINDOW_S = 90.0  # how long a storage call keeps retrying while the database is away
 
 T = TypeVar("T")
@@ -86,16 +87,28 @@ def open_storage(url: str, *, grace_period: int = GRACE_PERIOD_S) -> RDBStorage:
     elif backend != "postgresql":
         raise StorageError(f"unsupported storage {mask_url(url)}: use sqlite:/// or postgresql://")
     try:
-        with warnings.catch_warnings():
-            # Heartbeat and its retry callback are stable in practice, "experimental" in name.
-            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-            return RDBStorage(
-                url,
-                engine_kwargs=engine_kwargs,
-                heartbeat_interval=heartbeat_interval,
-                grace_period=grace_period,
-                heartbeat_stale_trial_callback=RetryHeartbeatStaleTrialCallback(max_retry=3),
-            )
+        for attempt in range(SCHEMA_RACE_ATTEMPTS):
+            try:
+                with warnings.catch_warnings():
+                    # Heartbeat and its retry callback are stable in practice, "experimental"
+                    # in name.
+                    warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+                    return RDBStorage(
+                        url,
+                        engine_kwargs=engine_kwargs,
+                        heartbeat_interval=heartbeat_interval,
+                        grace_period=grace_period,
+                        heartbeat_stale_trial_callback=RetryHeartbeatStaleTrialCallback(
+                            max_retry=3
+                        ),
+                    )
+            except (sqlalchemy.exc.IntegrityError, sqlalchemy.exc.ProgrammingError):
+                # Workers starting together on a fresh database race to create Optuna's
+                # tables ("duplicate key ... pg_type_typname_nsp_index"); the loser retries
+                # and finds them made.
+                if attempt == SCHEMA_RACE_ATTEMPTS - 1:
+                    raise
+                time.sleep(0.2 * (attempt + 1))
     except (sqlalchemy.exc.SQLAlchemyError, optuna.exceptions.StorageInternalError) as exc:
         reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
         raise StorageError(f"cannot open storage {mask_url(url)}: {reason}") from None
