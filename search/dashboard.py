@@ -1,0 +1,113 @@
+"""`python -m search.dashboard`: optuna-dashboard for the search's storage.
+
+    python -m search.dashboard [--storage URL] [--host 127.0.0.1] [--port 8080]
+        [--artifacts studies/artifacts]
+
+The storage URL comes from --storage, else $OPTUNA_STORAGE, else the SQLite default; put a
+URL with a password in $OPTUNA_STORAGE so it stays out of the process list. optuna-dashboard
+has no authentication, so it listens on 127.0.0.1 unless told otherwise (the compose file
+binds 0.0.0.0 inside the container and publishes the port on the host's 127.0.0.1 only).
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import signal
+import sys
+from pathlib import Path
+from socketserver import ThreadingMixIn
+from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
+
+import sqlalchemy
+from sqlalchemy.engine import make_url
+
+from data.errors import UserError
+from search.storage import STORAGE_ENV, mask_url, open_storage, resolve_storage_url
+
+__all__ = ["DEFAULT_ARTIFACTS", "main"]
+
+log = logging.getLogger(__name__)
+
+DEFAULT_ARTIFACTS = Path("studies/artifacts")
+EXIT_USER_ERROR = 2
+EXIT_INTERRUPTED = 130
+
+
+class _ThreadingServer(ThreadingMixIn, WSGIServer):
+    daemon_threads = True
+
+
+class _QuietHandler(WSGIRequestHandler):
+    # One line per request on stderr would drown the log the dashboard polls every second.
+    def log_message(self, format: str, *args: object) -> None:
+        log.debug("%s " + format, self.address_string(), *args)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m search.dashboard",
+        description="Watch the search in optuna-dashboard (trials, per-epoch curves, exports).",
+    )
+    add = parser.add_argument
+    add("--storage", help=f"SQLAlchemy URL (default ${STORAGE_ENV}, else studies/celeba.db)")
+    add("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    add("--port", type=int, default=8080, help="port to listen on (default 8080)")
+    add("--artifacts", type=Path, default=DEFAULT_ARTIFACTS,
+        help=f"artifact folder, used if it exists (default {DEFAULT_ARTIFACTS})")  # fmt: skip
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    signal.signal(signal.SIGTERM, signal.default_int_handler)  # docker stop = Ctrl-C
+    if args.storage and _has_password(args.storage):
+        print(
+            f"warning: the password in --storage is visible in the process list; "
+            f"put the URL in ${STORAGE_ENV} instead",
+            file=sys.stderr,
+        )
+    url = resolve_storage_url(args.storage)
+    try:
+        server = _listen(args.host, args.port, _make_app(url, args.artifacts))
+    except UserError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_USER_ERROR
+    print(f"optuna-dashboard for {mask_url(url)} on http://{args.host}:{args.port}/", flush=True)
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        return EXIT_INTERRUPTED
+    finally:
+        server.server_close()
+    return 0
+
+
+def _has_password(url: str) -> bool:
+    try:
+        return make_url(url).password is not None
+    except sqlalchemy.exc.ArgumentError:
+        return False
+
+
+def _make_app(url: str, artifacts: Path):
+    from optuna.artifacts import FileSystemArtifactStore
+    from optuna_dashboard import wsgi
+
+    storage = open_storage(url)  # StorageError (one line) when unreachable
+    store = FileSystemArtifactStore(str(artifacts)) if artifacts.is_dir() else None
+    if store is not None:
+        print(f"artifacts from {artifacts}", flush=True)
+    return wsgi(storage, artifact_store=store)
+
+
+def _listen(host: str, port: int, app) -> WSGIServer:
+    try:
+        return make_server(host, port, app, _ThreadingServer, handler_class=_QuietHandler)
+    except OSError as exc:
+        raise UserError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
