@@ -85,9 +85,13 @@ def load(cache_dir: str | Path) -> CelebaData:
         partitions = np.load(path / "partitions.npy")
     except (OSError, ValueError) as err:
         raise DataError(f"{path}: unreadable cache file ({err})") from None
-    size = int(manifest["image_size"])
-    names = tuple(manifest["attr_names"])
-    counts = [int(manifest["counts"][name]) for name in PARTITIONS]
+    try:
+        size = int(manifest["image_size"])
+        names = tuple(manifest["attr_names"])
+        counts = [int(manifest["counts"][name]) for name in PARTITIONS]
+        fingerprint = str(manifest["fingerprint"])
+    except (KeyError, TypeError, ValueError):
+        raise DataError(f"{path}: malformed {MANIFEST} (rebuild it)") from None
     total = sum(counts)
     expected = np.repeat(np.arange(len(PARTITIONS), dtype=np.uint8), counts)
     if (
@@ -110,6 +114,6 @@ def load(cache_dir: str | Path) -> CelebaData:
         train=splits[0],
         val=splits[1],
         test=splits[2],
-        fingerprint=str(manifest["fingerprint"]),
+        fingerprint=fingerprint,
         manifest=manifest,
     )

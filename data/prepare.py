@@ -15,7 +15,6 @@ import datetime
 import hashlib
 import json
 import logging
-import multiprocessing
 import os
 import shutil
 import sys
@@ -36,6 +35,7 @@ from data.celeba import (
 )
 from data.decode import decode_rows, decode_task
 from data.errors import DataError, UserError
+from data.workers import process_pool, worker_count
 
 __all__ = ["default_cache_dir", "main", "prepare_cache"]
 
@@ -69,7 +69,7 @@ def prepare_cache(
     """
     if not _MIN_SIZE <= size <= _MAX_SIZE:
         raise DataError(f"image size {size} is outside {_MIN_SIZE}..{_MAX_SIZE}")
-    workers = _worker_count(workers)
+    workers = worker_count(workers)
     files = locate(source)
     fingerprint = _fingerprint(files)
     out = Path(out) if out is not None else default_cache_dir(files.root, size)
@@ -111,21 +111,13 @@ def _matches(out: Path, fingerprint: str, size: int, strict: bool) -> bool:
         return False
     if manifest.get("fingerprint") != fingerprint or manifest.get("image_size") != size:
         return False
-    if strict and manifest["bad_files"]:
+    if strict and manifest.get("bad_files"):
         first = manifest["bad_files"][0]
         raise DataError(
             f"{Path(manifest['image_dir']) / first['id']}: unreadable image ({first['error']})"
             f"; {len(manifest['bad_files'])} bad file(s) in total"
         )
     return True
-
-
-def _worker_count(workers: int | None) -> int:
-    if workers is not None:
-        if workers < 1:
-            raise DataError(f"--workers must be at least 1, got {workers}")
-        return workers
-    return len(os.sched_getaffinity(0))
 
 
 def _decode_all(
@@ -143,9 +135,7 @@ def _decode_all(
                 bad.extend(failed)
                 bar.update(done)
         else:
-            context = multiprocessing.get_context("forkserver")
-            context.set_forkserver_preload(["data.decode"])
-            with context.Pool(min(workers, len(tasks))) as pool:
+            with process_pool(min(workers, len(tasks)), "data.decode") as pool:
                 for done, failed in pool.imap_unordered(decode_task, tasks):
                     bad.extend(failed)
                     bar.update(done)

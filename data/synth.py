@@ -12,7 +12,6 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import multiprocessing
 import os
 import shutil
 import sys
@@ -24,6 +23,7 @@ from data.atomic import install, temp_dir_for
 from data.attributes import CELEBA_ATTRIBUTES
 from data.errors import DataError, UserError
 from data.faces import draw_face, sample_face
+from data.workers import process_pool, worker_count
 
 __all__ = ["ensure_synthetic", "generate_synthetic", "image_id", "main", "partition_sizes"]
 
@@ -91,9 +91,7 @@ def generate_synthetic(out: str | Path, n: int, seed: int = 0, workers: int | No
         raise DataError(
             f"{out}: exists and is not a synthetic CelebA folder; refusing to overwrite"
         )
-    workers = len(os.sched_getaffinity(0)) if workers is None else workers
-    if workers < 1:
-        raise DataError(f"--workers must be at least 1, got {workers}")
+    workers = worker_count(workers)
     try:
         tmp = temp_dir_for(out)
     except OSError as err:
@@ -127,9 +125,7 @@ def _write(folder: Path, n: int, seed: int, workers: int) -> None:
         for task in tasks:
             labels[task[2] : task[3]] = render_range(*task)
     else:
-        context = multiprocessing.get_context("forkserver")
-        context.set_forkserver_preload(["data.faces"])
-        with context.Pool(min(workers, len(tasks))) as pool:
+        with process_pool(min(workers, len(tasks)), "data.synth") as pool:
             for start, rows in pool.imap_unordered(_render_task, tasks):
                 labels[start : start + len(rows)] = rows
     ids = [image_id(i) for i in range(n)]

@@ -176,6 +176,10 @@ def test_load_rejects_broken_caches(kaggle: Path, tmp_path: Path) -> None:
     (out / "manifest.json").write_text(json.dumps(manifest))
     with pytest.raises(DataError, match="disagree"):
         load(out)
+    del manifest["fingerprint"]
+    (out / "manifest.json").write_text(json.dumps(manifest))
+    with pytest.raises(DataError, match="malformed"):
+        load(out)
     manifest["version"] = 0
     (out / "manifest.json").write_text(json.dumps(manifest))
     with pytest.raises(DataError, match="not a complete cache"):
