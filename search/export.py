@@ -1,8 +1,8 @@
 """The exported model: a folder with model.keras, model_card.json and (TensorFlow) a SavedModel.
 
 The folder is written under a temporary name next to its destination and renamed into
-place; an older export is renamed away first and deleted last, so a reader sees either the
-old export or the new one, never half of one.
+place (data.atomic); an older export is renamed away first and deleted last, so a reader
+sees either the old export or the new one, never half of one.
 """
 
 from __future__ import annotations
@@ -10,16 +10,17 @@ from __future__ import annotations
 import datetime
 import importlib.metadata
 import json
-import os
 import platform
 import shutil
 import subprocess
-import tempfile
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import keras
-
+from data.atomic import install, temp_dir_for
 from data.errors import UserError
+
+if TYPE_CHECKING:
+    import keras
 
 __all__ = [
     "CARD_FIELDS",
@@ -108,13 +109,14 @@ def export_model(
     `files`, `created` and `keras_backend` fields are filled in here; every other field
     of CARD_FIELDS must be present. Returns the card as written.
     """
+    import keras  # here, so that reading a card (report, predict's lookup) skips TensorFlow
+
     missing = [name for name in CARD_FIELDS if name not in card and name not in _FILLED_HERE]
     if missing:
         raise ValueError(f"model card lacks {', '.join(missing)}")
     out = Path(out)
     try:
-        out.parent.mkdir(parents=True, exist_ok=True)
-        tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=out.parent))
+        tmp = temp_dir_for(out)
         tmp.chmod(0o755)  # mkdtemp's 0700 would hide the export from a serving user
     except OSError as err:
         raise ExportError(f"cannot create the export folder {out}: {err.strerror}") from None
@@ -132,21 +134,11 @@ def export_model(
             "created": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
         }
         (tmp / CARD_NAME).write_text(json.dumps(full, indent=2) + "\n", encoding="utf-8")
-        _swap_in(tmp, out)
+        install(tmp, out)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     return full
-
-
-def _swap_in(tmp: Path, out: Path) -> None:
-    old = None
-    if out.exists():
-        old = Path(tempfile.mkdtemp(prefix=f".{out.name}.old-", dir=out.parent))
-        os.rename(out, old / out.name)
-    os.rename(tmp, out)
-    if old is not None:
-        shutil.rmtree(old, ignore_errors=True)
 
 
 def read_card(export_dir: str | Path) -> dict:

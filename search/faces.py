@@ -19,7 +19,14 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 from data.decode import crop_box
 from data.errors import UserError
 
-__all__ = ["FaceError", "ImageError", "detect_largest_face", "face_input", "load_image"]
+__all__ = [
+    "FaceError",
+    "ImageError",
+    "celeba_crop_box",
+    "detect_largest_face",
+    "face_input",
+    "load_image",
+]
 
 _CASCADE = Path(cv2.data.haarcascades) / "haarcascade_frontalface_default.xml"
 # CelebA aligned crop measured in units of the Haar box's side (see the module docstring)
@@ -84,12 +91,13 @@ def face_input(
         face = detect_largest_face(image)
         if face is None:
             raise FaceError("no face found (for an aligned face crop, use --no-detect)")
-        image = image.crop(_celeba_box(face))  # parts outside the photo are filled with black
+        image = image.crop(celeba_crop_box(face))  # parts outside the photo are filled with black
     resized = image.resize((size, size), Image.Resampling.BILINEAR, box=crop_box(*image.size))
     return np.asarray(resized, dtype=np.uint8), face
 
 
-def _celeba_box(face: tuple[float, float, float, float]) -> tuple[int, int, int, int]:
+def celeba_crop_box(face: tuple[float, float, float, float]) -> tuple[int, int, int, int]:
+    """(left, top, right, bottom) of the CelebA-like aligned crop around a Haar face box."""
     x, y, w, h = face
     side = (w + h) / 2
     centre_x = x + w / 2

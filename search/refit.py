@@ -18,6 +18,7 @@ import math
 import os
 import sys
 import time
+import warnings
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -175,7 +176,7 @@ def refit(
         "thresholds": {name: float(t) for name, t in zip(names, thresholds, strict=True)},
         "validation": _scores(data.val.labels, val_probs, names, thresholds),
         "test": _scores(data.test.labels, test_probs, names, thresholds),
-        "base_rate_test": _headline(evaluate(data.test.labels, base, names)),
+        "base_rate_test": _base_rate(data.test.labels, base, names),
         "notebook_test_micro_auc": NOTEBOOK_TEST_MICRO_AUC,
         "epochs_trained": len(result.history),
         "best_epoch": result.best_epoch,
@@ -203,7 +204,9 @@ def _scores(
     labels: np.ndarray, probs: np.ndarray, names: tuple[str, ...], thresholds: np.ndarray
 ) -> dict:
     at_half = evaluate(labels, probs, names)
-    tuned = evaluate(labels, probs, names, thresholds=thresholds)
+    with warnings.catch_warnings():  # the same single-class warning as just above
+        warnings.simplefilter("ignore", UserWarning)
+        tuned = evaluate(labels, probs, names, thresholds=thresholds)
     return {
         **_headline(at_half),
         "mean_accuracy_tuned": tuned.mean_accuracy,
@@ -224,6 +227,14 @@ def _headline(metrics: Metrics) -> dict:
         "macro_auc": _finite(metrics.macro_auc),
         "mean_accuracy": metrics.mean_accuracy,
     }
+
+
+def _base_rate(labels: np.ndarray, probs: np.ndarray, names: tuple[str, ...]) -> dict:
+    # a constant per attribute: AUC 0.5 each, accuracy that of always guessing the majority
+    with warnings.catch_warnings():  # single-class attributes were reported for the model
+        warnings.simplefilter("ignore", UserWarning)
+        metrics = evaluate(labels, probs, names)
+    return {**_headline(metrics), "per_attribute_accuracy": metrics.per_attribute_accuracy}
 
 
 def _finite(value: float | None) -> float | None:

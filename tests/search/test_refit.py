@@ -1,0 +1,195 @@
+"""search.refit and search.export on a tiny synthetic study (32x32, a few hundred faces)."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import keras
+import numpy as np
+import optuna
+import pytest
+from optuna.distributions import CategoricalDistribution, FloatDistribution
+from optuna.trial import TrialState
+
+from model import predict_proba
+from search import refit, report
+from search.datasets import data_for_study
+from search.export import CARD_FIELDS, export_model, read_card
+from search.refit import base_rate_probs, tune_thresholds
+
+SETTINGS = {"data": "synthetic", "image_size": 32, "space": "demo", "metric": "macro",
+            "epochs": 1, "synthetic_n": 300, "seed": 0}  # fmt: skip
+BEST = {"c1": 4, "c2": 8, "c3": 16, "c4": 32, "batch_size": 32, "learning_rate": 3e-3}
+OTHER = {**BEST, "c1": 8, "learning_rate": 1e-3}
+DISTRIBUTIONS = {
+    "c1": CategoricalDistribution((4, 8, 16)),
+    "c2": CategoricalDistribution((8, 16, 32)),
+    "c3": CategoricalDistribution((16, 32, 64)),
+    "c4": CategoricalDistribution((32, 64, 128)),
+    "batch_size": CategoricalDistribution((32, 64, 128)),
+    "learning_rate": FloatDistribution(1e-4, 1e-2, log=True),
+}
+
+
+def make_study(url: str, name: str, trials: list[tuple[dict, float | None, TrialState]]):
+    """A study as search.run leaves it: its settings, and finished trials with curves."""
+    study = optuna.create_study(storage=url, study_name=name, direction="maximize")
+    for key, value in SETTINGS.items():
+        study.set_user_attr(key, value)
+    for params, value, state in trials:
+        curve = {1: 0.55, 2: value} if value is not None else {1: 0.5}
+        study.add_trial(
+            optuna.trial.create_trial(
+                params=params,
+                distributions=DISTRIBUTIONS,
+                value=value if state == TrialState.COMPLETE else None,
+                state=state,
+                intermediate_values=curve,
+                user_attrs={"test_macro_auc": 0.6, "test_micro_auc": 0.8, "epochs_run": 2},
+            )
+        )
+    return study
+
+
+@pytest.fixture(scope="module")
+def workdir(tmp_path_factory: pytest.TempPathFactory):
+    """A working directory holding the synthetic data (built once) and studies/."""
+    path = tmp_path_factory.mktemp("refit")
+    before = Path.cwd()
+    os.chdir(path)  # data/ and studies/ are relative paths, as for a user in the repo
+    try:
+        yield path
+    finally:
+        os.chdir(before)
+
+
+@pytest.fixture(scope="module")
+def study_url(workdir: Path) -> str:
+    url = f"sqlite:///{workdir / 'studies.db'}"
+    make_study(
+        url,
+        "tiny",
+        [
+            (OTHER, 0.60, TrialState.COMPLETE),
+            (BEST, 0.70, TrialState.COMPLETE),
+            (OTHER, None, TrialState.PRUNED),
+        ],
+    )
+    return url
+
+
+@pytest.fixture(scope="module")
+def refitted(workdir: Path, study_url: str) -> refit.RefitResult:
+    study = optuna.load_study(study_name="tiny", storage=study_url)
+    return refit.refit(study, max_epochs=2, patience=1)
+
+
+def test_refit_exports_every_file_and_a_full_card(workdir: Path, refitted, study_url: str):
+    out = workdir / "studies" / "tiny" / "best"
+    assert refitted.export_dir == Path("studies/tiny/best")
+    assert (out / "model.keras").is_file()
+    assert (out / "saved_model" / "saved_model.pb").is_file()
+    card = json.loads((out / "model_card.json").read_text())
+    assert set(CARD_FIELDS) <= set(card)
+    assert card["study"] == "tiny" and card["trial"] == 1  # the better COMPLETE trial
+    assert card["params"] == BEST and card["image_size"] == 32
+    assert len(card["attr_names"]) == 40 and list(card["thresholds"]) == card["attr_names"]
+    assert 1 <= card["epochs_trained"] <= 2 and card["training_seconds"] > 0
+    for split in ("validation", "test"):
+        figures = card[split]
+        for key in ("micro_auc", "macro_auc", "mean_accuracy", "mean_accuracy_tuned"):
+            assert 0.0 <= figures[key] <= 1.0
+        assert set(figures["per_attribute"]) == set(card["attr_names"])
+    # thresholds tuned on validation cannot do worse there than 0.5 does
+    assert card["validation"]["mean_accuracy_tuned"] >= card["validation"]["mean_accuracy"]
+    assert card["base_rate_test"]["macro_auc"] == pytest.approx(0.5)
+    assert card["versions"]["keras"] == keras.__version__ and card["versions"]["python"]
+    assert card["data"]["fingerprint"] and card["data"]["counts"]["test"] > 0
+    assert card["files"] == {"model": "model.keras", "savedmodel": "saved_model"}
+    assert not [p for p in out.parent.iterdir() if p.name.startswith(".")]  # no temp left
+
+    study = optuna.load_study(study_name="tiny", storage=study_url)
+    assert study.user_attrs["best_export"]["path"] == str(out.resolve())
+    artifacts = optuna.artifacts.get_all_artifact_meta(study)
+    assert [a.filename for a in artifacts] == ["model_card.json"]
+
+
+def test_reloaded_model_predicts_like_the_trained_one(workdir: Path, refitted, study_url: str):
+    data = data_for_study(optuna.load_study(study_name="tiny", storage=study_url))
+    images = np.asarray(data.test.images[:32])
+    reloaded = keras.saving.load_model(workdir / refitted.export_dir / "model.keras")
+    np.testing.assert_allclose(
+        predict_proba(reloaded, images), predict_proba(refitted.model, images), atol=1e-6
+    )
+
+
+def test_export_replaces_an_older_export(workdir: Path, refitted, tmp_path: Path):
+    out = tmp_path / "best"
+    first = {k: v for k, v in refitted.card.items() if k not in ("files", "created")}
+    export_model(refitted.model, {**first, "trial": 7}, out, savedmodel=False)
+    export_model(refitted.model, {**first, "trial": 8}, out, savedmodel=False)
+    assert read_card(out)["trial"] == 8
+    assert sorted(p.name for p in out.iterdir()) == ["model.keras", "model_card.json"]
+    assert [p.name for p in tmp_path.iterdir()] == ["best"]
+
+
+def test_report_draws_the_exported_models_attributes(workdir: Path, refitted, study_url):
+    assert report.main(["--study", "tiny", "--storage", study_url]) == 0
+    folder = workdir / "studies" / "tiny" / "report"
+    assert (folder / "attributes.png").is_file()
+    assert "exported model" in (folder / "index.html").read_text()
+
+
+def test_refit_command_prints_figures_beside_the_notebook(workdir: Path, study_url, capsys):
+    code = refit.main(["--study", "tiny", "--storage", study_url, "--max-epochs", "1",
+                       "--out", str(workdir / "cli-best"), "--no-savedmodel"])  # fmt: skip
+    out = capsys.readouterr().out
+    assert code == 0
+    assert "base rate (train positives)" in out and "0.9583" in out
+    assert "notebook (CelebA test)" in out
+    assert not (workdir / "cli-best" / "saved_model").exists()
+
+
+def test_refit_without_a_complete_trial_fails_in_one_line(workdir: Path, capsys):
+    url = f"sqlite:///{workdir / 'empty.db'}"
+    make_study(url, "nothing", [(BEST, None, TrialState.PRUNED), (BEST, None, TrialState.FAIL)])
+    code = refit.main(["--study", "nothing", "--storage", url])
+    err = capsys.readouterr().err
+    assert code != 0
+    assert err.count("\n") == 1 and err.startswith("error: ")
+    assert "no COMPLETE trial" in err and "1 pruned, 1 fail" in err
+
+
+def test_refit_of_an_unknown_study_names_the_stored_ones(workdir: Path, study_url, capsys):
+    assert refit.main(["--study", "nope", "--storage", study_url]) != 0
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "no study 'nope'" in err and "tiny" in err
+
+
+def test_tuned_thresholds_reach_the_best_accuracy_of_any_cut():
+    rng = np.random.default_rng(0)
+    for _ in range(100):
+        n = int(rng.integers(1, 15))
+        probs = np.round(rng.random((n, 4)), 1)  # rounding makes ties
+        probs[:, 0] = 0.0  # a column that is all zeros: "always present" must stay possible
+        labels = rng.random((n, 4)) < 0.4
+        cut = tune_thresholds(labels, probs)
+        for j in range(4):
+            candidates = [-1.0, *np.unique(probs[:, j]), 1.0]
+            best = max(((probs[:, j] > c) == labels[:, j]).mean() for c in candidates)
+            assert ((probs[:, j] > cut[j]) == labels[:, j]).mean() == pytest.approx(best)
+
+
+def test_tuned_thresholds_prefer_the_cut_nearest_one_half():
+    labels = np.array([[0], [1]])
+    probs = np.array([[0.1], [0.9]])
+    assert tune_thresholds(labels, probs)[0] == pytest.approx(0.5)
+
+
+def test_base_rate_probabilities_repeat_the_train_positive_rates():
+    train = np.array([[1, 0], [1, 0], [0, 0], [1, 1]])
+    probs = base_rate_probs(train, 3)
+    assert probs.shape == (3, 2)
+    np.testing.assert_allclose(probs[2], [0.75, 0.25])
