@@ -405,18 +405,18 @@ def _mouth(rng, draw, a, cx, y, skin) -> None:
     else:
         lips = _shade((skin[0], skin[1] * 0.8, skin[2] * 0.8), 0.8)
     thick = 7 if a["Big_Lips"] else 4
-    width = 17 if a["Smiling"] else 13
+    width = 20 if a["Smiling"] else 12
     inside = (60, 15, 20)
     if a["Smiling"]:
-        box = [cx - width, y - 12, cx + width, y + 10]
+        box = [cx - width, y - 16, cx + width, y + 11]
         if a["Mouth_Slightly_Open"]:
             draw.chord(box, 0, 180, fill=lips)
-            inner = [cx - width + thick, y - 12 + thick, cx + width - thick, y + 10 - thick]
+            inner = [cx - width + thick, y - 16 + thick, cx + width - thick, y + 11 - thick]
             draw.chord(inner, 0, 180, fill=inside)
             draw.rectangle([cx - width + thick + 2, y - 1, cx + width - thick - 2, y + 2],
                            fill=(240, 240, 235))  # fmt: skip
         else:
-            draw.arc(box, 10, 170, lips, thick)
+            draw.arc(box, 10, 170, lips, thick + 1)
     else:
         opening = 6 if a["Mouth_Slightly_Open"] else 0
         draw.ellipse(

@@ -29,7 +29,7 @@ __all__ = ["ensure_synthetic", "generate_synthetic", "image_id", "main", "partit
 
 log = logging.getLogger(__name__)
 
-GENERATOR_VERSION = 1
+GENERATOR_VERSION = 2
 MARKER = "synthetic.json"
 IMAGE_DIR = "img_align_celeba"
 JPEG_QUALITY = 90
