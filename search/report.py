@@ -140,7 +140,7 @@ def _plot_history(trials: list[FrozenTrial], maximize: bool, metric: str, path: 
         ax.axvline(number, color=_RED, alpha=0.25, linewidth=1)
     title = "Optimisation history" + (f" ({len(failed)} failed: red lines)" if failed else "")
     _style(ax, title, "trial number", metric)
-    ax.legend(loc="lower right", fontsize=8, frameon=False)
+    ax.legend(loc="best", fontsize=8, framealpha=0.9)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
 
@@ -167,7 +167,8 @@ def _plot_importances(
     ax.barh(names, [importances[n] for n in names], color=_BLUE)
     for y, name in enumerate(names):
         ax.text(importances[name], y, f" {importances[name]:.2f}", va="center", fontsize=8)
-    _style(ax, "Parameter importances (PED-ANOVA, complete trials)", "share of importance", "")
+    title = f"Parameter importances (PED-ANOVA over {len(complete)} complete trials)"
+    _style(ax, title, "share of importance", "")
     ax.grid(axis="y", visible=False)
     fig.tight_layout()
     fig.savefig(path, dpi=110)

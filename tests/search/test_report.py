@@ -1,0 +1,143 @@
+"""search.report on studies built directly in SQLite: valid HTML, real PNGs, honest notes."""
+
+from __future__ import annotations
+
+from html.parser import HTMLParser
+from pathlib import Path
+
+import optuna
+from optuna.distributions import CategoricalDistribution, FloatDistribution
+from optuna.trial import TrialState
+from PIL import Image
+
+from search import report
+
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+DISTRIBUTIONS = {
+    "c1": CategoricalDistribution((4, 8, 16)),
+    "learning_rate": FloatDistribution(1e-4, 1e-2, log=True),
+}
+
+
+class _Page(HTMLParser):
+    """Collects the images and checks that every opened element is closed in order."""
+
+    VOID = {"meta", "img", "br", "hr", "link", "input"}
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.images: list[str] = []
+        self.open: list[str] = []
+        self.text: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list) -> None:
+        if tag == "img":
+            self.images.append(dict(attrs)["src"])
+        if tag not in self.VOID:
+            self.open.append(tag)
+
+    def handle_endtag(self, tag: str) -> None:
+        assert self.open and self.open[-1] == tag, f"</{tag}> closes {self.open[-1:]}"
+        self.open.pop()
+
+    def handle_data(self, data: str) -> None:
+        self.text.append(data)
+
+
+def parse(path: Path) -> _Page:
+    page = _Page()
+    page.feed(path.read_text(encoding="utf-8"))
+    page.close()
+    assert page.open == []
+    return page
+
+
+def check_png(path: Path) -> None:
+    assert path.read_bytes()[:8] == PNG_SIGNATURE
+    with Image.open(path) as image:
+        image.verify()
+    with Image.open(path) as image:
+        assert image.format == "PNG" and min(image.size) > 200
+
+
+def make_study(url: str, name: str, rows: list[tuple[int, float, TrialState, list[float]]]):
+    study = optuna.create_study(storage=url, study_name=name, direction="maximize")
+    for key, value in {"data": "synthetic", "image_size": 32, "space": "demo",
+                       "metric": "macro", "epochs": 3}.items():  # fmt: skip
+        study.set_user_attr(key, value)
+    for c1, lr, state, curve in rows:
+        study.add_trial(
+            optuna.trial.create_trial(
+                params={"c1": c1, "learning_rate": lr},
+                distributions=DISTRIBUTIONS,
+                value=curve[-1] if state == TrialState.COMPLETE else None,
+                state=state,
+                intermediate_values=dict(enumerate(curve, start=1)),
+                user_attrs={"test_micro_auc": 0.81, "test_macro_auc": 0.62, "epochs_run": 3}
+                if state == TrialState.COMPLETE else {},
+            )
+        )  # fmt: skip
+    return study
+
+
+def test_report_of_a_searched_study(tmp_path: Path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    url = f"sqlite:///{tmp_path / 's.db'}"
+    make_study(url, "demo", [
+        (8, 1e-3, TrialState.COMPLETE, [0.55, 0.62, 0.66]),
+        (4, 3e-3, TrialState.COMPLETE, [0.56, 0.65, 0.70]),
+        (16, 1e-4, TrialState.PRUNED, [0.50]),
+        (16, 2e-4, TrialState.COMPLETE, [0.52, 0.55, 0.58]),
+        (8, 5e-3, TrialState.COMPLETE, [0.57, 0.63, 0.68]),
+        (4, 1e-4, TrialState.FAIL, []),
+    ])  # fmt: skip
+    assert report.main(["--storage", url]) == 0  # the only study is picked
+    out = tmp_path / "studies" / "demo" / "report"
+    page = parse(out / "index.html")
+    assert page.images == ["history.png", "importances.png", "curves.png"]
+    for image in page.images:
+        check_png(out / image)
+    text = " ".join(page.text)
+    assert "#1" in text and "0.7000" in text  # the best trial heads the table
+    assert "no refit yet" in text  # no export: said, not hidden
+    summary = capsys.readouterr().out
+    assert "4 complete, 1 pruned, 1 failed" in summary and "best trial #1: 0.7000" in summary
+    assert f"report: {Path('studies/demo/report/index.html')}" in summary
+    assert [p.name for p in out.parent.iterdir()] == ["report"]  # no temporary folder left
+
+
+def test_importances_are_skipped_with_a_note_when_they_cannot_be_told(tmp_path: Path):
+    url = f"sqlite:///{tmp_path / 's.db'}"
+    study = make_study(url, "one", [(8, 1e-3, TrialState.COMPLETE, [0.55, 0.6])])
+    result = report.write_report(study, tmp_path / "out")
+    assert result.images == ["history.png", "curves.png"]
+    assert any("importances need at least two complete trials" in n for n in result.notes)
+    page = parse(tmp_path / "out" / "index.html")
+    assert "importances need at least two complete trials" in " ".join(page.text)
+
+
+def test_report_replaces_an_older_one_and_survives_an_empty_study(tmp_path: Path):
+    url = f"sqlite:///{tmp_path / 's.db'}"
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "stale.png").write_bytes(b"old")
+    study = optuna.create_study(storage=url, study_name="empty")
+    result = report.write_report(study, out)
+    assert result.images == [] and result.best is None
+    assert sorted(p.name for p in out.iterdir()) == ["index.html"]
+    parse(out / "index.html")
+
+
+def test_unknown_study_is_one_line(tmp_path: Path, capsys):
+    url = f"sqlite:///{tmp_path / 's.db'}"
+    optuna.create_study(storage=url, study_name="a")
+    optuna.create_study(storage=url, study_name="b")
+    assert report.main(["--storage", url]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "pick one with --study: a, b" in err
+
+
+def test_unreachable_storage_is_one_line_without_the_password(capsys):
+    assert report.main(["--storage", "postgresql+psycopg://user:s3cret@127.0.0.1:1/db"]) == 2
+    captured = capsys.readouterr()
+    assert captured.err.count("\n") == 1 and "s3cret" not in captured.err + captured.out
