@@ -222,12 +222,13 @@ def _plot_attributes(card: dict, path: Path) -> None:
                       label="base rate (always the majority)")  # fmt: skip
     right.set_xlim(min([0.4, *(per[n]["accuracy_tuned"] - 0.02 for n in names)]), 1.0)
     _style(right, "Test accuracy per attribute", "accuracy", "")
-    right.legend(loc="lower left", fontsize=8, framealpha=0.9)
+    right.legend(loc="upper center", bbox_to_anchor=(0.5, -0.045), ncol=3, fontsize=8,
+                 frameon=False)  # fmt: skip
     for ax in (left, right):
         ax.tick_params(axis="y", labelsize=8)
         ax.grid(axis="y", visible=False)
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
+    fig.savefig(path, dpi=110, bbox_inches="tight")  # keeps the legend below the axes
 
 
 def _style(ax: plt.Axes, title: str, xlabel: str, ylabel: str) -> None:
