@@ -1,0 +1,86 @@
+"""Fixtures of the deployment tests: a database with a password role, prepared data, a cluster."""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+import sys
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import _admin_connection
+from tests.deploy.cluster import Cluster, Database
+from tests.deploy.compose import REPO
+
+# Tiny synthetic faces and models: each trial takes a few seconds on two CPU cores.
+SYNTHETIC_N = 300
+IMAGE_SIZE = 16
+SEARCH_SETTINGS = {
+    "SEARCH_DATA": "synthetic",
+    "SEARCH_IMAGE_SIZE": str(IMAGE_SIZE),
+    "SEARCH_EPOCHS": "2",
+    "SEARCH_SPACE": "demo",
+    "SEARCH_GRACE_PERIOD": "6",
+    "SEARCH_EXTRA_ARGS": f"--synthetic-n {SYNTHETIC_N}",
+}
+
+
+@pytest.fixture
+def database(postgres_url: str) -> Iterator[Database]:
+    """A fresh database owned by a new role that has a password (to prove it never leaks)."""
+    name = postgres_url.rsplit("/", 1)[1]
+    suffix = uuid.uuid4().hex[:10]
+    role, password = f"deploy_{suffix}", f"secret-xyz-{suffix}"
+    with _admin_connection() as admin:
+        admin.execute(f"CREATE ROLE {role} LOGIN PASSWORD '{password}'")
+        admin.execute(f'ALTER DATABASE "{name}" OWNER TO {role}')
+    yield Database(name=name, role=role, password=password)
+    with _admin_connection() as admin:
+        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        admin.execute(f"DROP ROLE IF EXISTS {role}")
+
+
+@pytest.fixture(scope="session")
+def workdir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The workers' working folder (the container's /work), with the data cache prepared once.
+
+    On a real deployment the cache is prepared once per machine (or on shared storage) before
+    the workers start; this does the same for the synthetic faces.
+    """
+    folder = tmp_path_factory.mktemp("deploy-work")
+    code = (
+        "from search.datasets import prepare_data; "
+        f"prepare_data('synthetic', {IMAGE_SIZE}, {SYNTHETIC_N}, 0)"
+    )
+    subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=folder,
+        env={"PYTHONPATH": str(REPO), "PATH": "/usr/bin:/bin"},
+        check=True,
+        capture_output=True,
+    )
+    return folder
+
+
+@pytest.fixture
+def make_cluster(workdir: Path, database: Database, tmp_path: Path) -> Iterator[callable]:
+    clusters: list[Cluster] = []
+
+    def make(study: str, trials: int) -> Cluster:
+        settings = {**SEARCH_SETTINGS, "SEARCH_STUDY": study, "SEARCH_TRIALS": str(trials)}
+        cluster = Cluster(workdir, tmp_path, database, settings)
+        clusters.append(cluster)
+        return cluster
+
+    yield make
+    for cluster in clusters:
+        cluster.stop_all()
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
