@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import math
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -81,13 +81,15 @@ def train(
     verbose: int = 0,
     mixed_precision: bool | None = None,
     model: keras.Model | None = None,
+    callbacks: Sequence[keras.callbacks.Callback] = (),
 ) -> TrainResult:
     """Fit on `data.train`, scoring the whole `data.val` split exactly after every epoch.
 
     `on_epoch_end` receives each epoch's result; whatever it raises (e.g. a pruning signal)
     propagates unchanged. `patience`: stop once val macro AUC has not improved for that many
     epochs and restore the best epoch's weights. `mixed_precision` None means on only when a
-    GPU is visible. A NaN or infinite training loss raises NonFiniteLossError.
+    GPU is visible. A NaN or infinite training loss raises NonFiniteLossError. `callbacks` are
+    extra Keras callbacks for `fit` (the search's Ctrl-C check between batches).
     """
     if epochs < 1:
         raise ValueError(f"epochs must be positive, got {epochs}")
@@ -110,7 +112,7 @@ def train(
         epochs=epochs,
         steps_per_epoch=batches.steps_per_epoch,
         shuffle=False,  # TrainBatches shuffles each epoch itself
-        callbacks=[guard, scorer],
+        callbacks=[guard, scorer, *callbacks],
         verbose=verbose,
     )
     if guard.failure is not None:

@@ -5,10 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 
 from search.errors import ConfigError
-from search.space import SPACES
 
-__all__ = ["METRICS", "PRUNERS", "SAMPLERS", "RunConfig", "apply_preset"]
+__all__ = ["METRICS", "PRUNERS", "SAMPLERS", "SPACES", "RunConfig", "apply_preset"]
 
+SPACES = ("seed", "wide", "demo")  # defined in search.space
 SAMPLERS = ("tpe", "random", "grid")
 PRUNERS = ("hyperband", "median", "none")
 METRICS = ("macro", "micro")

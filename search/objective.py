@@ -8,7 +8,9 @@ recorded as user attributes for the record, never used to select.
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 
+import keras
 import optuna
 
 from data import CelebaData
@@ -35,6 +37,7 @@ class Objective:
         metric: str = "macro",
         seed: int = 0,
         verbose: int = 0,
+        callbacks: Sequence[keras.callbacks.Callback] = (),
     ) -> None:
         self.data = data
         self.space = space
@@ -42,6 +45,7 @@ class Objective:
         self.metric = metric
         self.seed = seed
         self.verbose = verbose
+        self.callbacks = callbacks
 
     def __call__(self, trial: optuna.Trial) -> float:
         started = time.perf_counter()
@@ -64,6 +68,7 @@ class Objective:
             seed=self.seed,
             on_epoch_end=on_epoch_end,
             verbose=self.verbose,
+            callbacks=self.callbacks,
         )
         eval_started = time.perf_counter()
         test_probs = predict_proba(result.model, self.data.test.images)

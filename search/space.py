@@ -15,6 +15,7 @@ from typing import Any
 import optuna
 
 from model import ModelParams
+from search.config import SPACES
 from search.errors import ConfigError
 
 __all__ = [
@@ -26,7 +27,6 @@ __all__ = [
     "warm_start_params",
 ]
 
-SPACES = ("seed", "wide", "demo")
 
 _SEED_WIDTHS = {
     "c1": (32, 64, 128),

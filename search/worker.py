@@ -4,16 +4,19 @@ from __future__ import annotations
 
 import logging
 import math
+import signal
 import threading
 import time
 from dataclasses import dataclass
+from functools import partial
 
+import keras
 import optuna
 from optuna.trial import TrialState
 
 from data import CelebaData
 from model import NonFiniteLossError
-from search.budget import Claim, claim_trial, enqueue_warm_starts, study_lock
+from search.budget import Claim, ClaimResult, claim_trial, enqueue_warm_starts, study_lock
 from search.config import RunConfig
 from search.errors import ConfigError
 from search.objective import Objective
@@ -60,75 +63,122 @@ class _Heartbeat:
         self._thread.join()
 
 
+class _Interrupts:
+    """Ctrl-C and SIGTERM become a request to stop, honoured at safe points.
+
+    The points are: between training batches (a Keras callback), between trials and while
+    waiting for a slot. Raising KeyboardInterrupt at an arbitrary bytecode could land inside a
+    garbage-collector callback, where Python swallows it, or between creating a trial and
+    knowing it is ours. A second Ctrl-C stops at once.
+    """
+
+    def __init__(self) -> None:
+        self.requested = False
+        if threading.current_thread() is threading.main_thread():
+            signal.signal(signal.SIGINT, self._handle)
+            signal.signal(signal.SIGTERM, self._handle)
+
+    def _handle(self, signum: int, frame: object) -> None:
+        if self.requested:
+            raise KeyboardInterrupt
+        self.requested = True
+        log.warning("stopping after the current batch (Ctrl-C again to stop at once)")
+
+    def check(self) -> None:
+        if self.requested:
+            raise KeyboardInterrupt
+
+    def keras_callback(self) -> keras.callbacks.Callback:
+        interrupts = self
+
+        class StopOnInterrupt(keras.callbacks.Callback):
+            def on_train_batch_end(self, batch: int, logs: dict | None = None) -> None:
+                interrupts.check()
+
+            def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
+                interrupts.check()
+
+        return StopOnInterrupt()
+
+
 def run_worker(config: RunConfig, data: CelebaData, worker_index: int = 0) -> WorkerSummary:
     """Run trials until the study's budget is spent; returns what this worker did."""
     storage = open_storage(config.storage, grace_period=config.grace_period)
     study = create_or_load_study(storage, config, worker_index)
     with study_lock(config.storage, config.study):
         retry_storage(lambda: enqueue_warm_starts(study, config.space, config.trials), "enqueue")
+    interrupts = _Interrupts()
     objective = Objective(
-        data, space=config.space, epochs=config.epochs, metric=config.metric, seed=config.seed
+        data,
+        space=config.space,
+        epochs=config.epochs,
+        metric=config.metric,
+        seed=config.seed,
+        callbacks=[interrupts.keras_callback()],
     )
     counts = {TrialState.COMPLETE: 0, TrialState.PRUNED: 0, TrialState.FAIL: 0}
     consecutive_failures = 0
-    while True:
-        claim = retry_storage(lambda: _locked_claim(config, study), "claim a trial")
-        if claim.claim is Claim.DONE:
-            break
-        if claim.claim is Claim.WAIT:
-            time.sleep(WAIT_POLL_S)
-            continue
-        trial = claim.trial
-        started = time.perf_counter()
-        try:
-            state, value = _run_one(study, storage, trial, objective)
-        except KeyboardInterrupt:
-            _record_failure(trial, KeyboardInterrupt("interrupted by the user"))
-            retry_storage(lambda t=trial: study.tell(t, state=TrialState.FAIL), "record the trial")
-            log.warning("interrupted: trial %d marked FAIL", trial.number)
-            return _summary(counts, interrupted=True)
-        counts[state] += 1
-        consecutive_failures = consecutive_failures + 1 if state == TrialState.FAIL else 0
-        _print_progress(study, trial, state, value, time.perf_counter() - started, config)
-        if consecutive_failures >= config.max_failures:
-            raise ConfigError(
-                f"{consecutive_failures} trials in a row failed (see fail_reason in the study); "
-                "stopping this worker"
+    trial: optuna.Trial | None = None  # the trial this worker holds, until it is told
+    try:
+        while True:
+            interrupts.check()
+            claim = retry_storage(lambda: _locked_claim(config, study), "claim a trial")
+            trial = claim.trial
+            if claim.claim is Claim.DONE:
+                break
+            if claim.claim is Claim.WAIT:
+                time.sleep(WAIT_POLL_S)
+                continue
+            started = time.perf_counter()
+            state, value = _run_one(storage, trial, objective)
+            retry_storage(partial(study.tell, trial, value, state=state), "record the trial")
+            trial = None
+            counts[state] += 1
+            _print_progress(
+                study, claim.trial, state, value, time.perf_counter() - started, config
             )
+            consecutive_failures = consecutive_failures + 1 if state == TrialState.FAIL else 0
+            if consecutive_failures >= config.max_failures:
+                raise ConfigError(
+                    f"{consecutive_failures} trials in a row failed (see fail_reason in the "
+                    "study); stopping this worker"
+                )
+    except KeyboardInterrupt:
+        if trial is not None:
+            _record_failure(trial, KeyboardInterrupt("interrupted by the user"))
+            retry_storage(partial(study.tell, trial, state=TrialState.FAIL), "record the trial")
+            log.warning("interrupted: trial %d marked FAIL", trial.number)
+        return _summary(counts, interrupted=True)
     return _summary(counts, interrupted=False)
 
 
-def _locked_claim(config: RunConfig, study: optuna.Study):
+def _locked_claim(config: RunConfig, study: optuna.Study) -> ClaimResult:
     with study_lock(config.storage, config.study):
         return claim_trial(study, config.trials)
 
 
 def _run_one(
-    study: optuna.Study,
-    storage: optuna.storages.RDBStorage,
-    trial: optuna.Trial,
-    objective: Objective,
+    storage: optuna.storages.RDBStorage, trial: optuna.Trial, objective: Objective
 ) -> tuple[TrialState, float | None]:
+    """Train one trial; a failure inside it fails the trial, not the worker."""
     heartbeat = _Heartbeat(storage, trial)
     try:
         value = objective(trial)
-        state = TrialState.COMPLETE
     except optuna.TrialPruned:
-        state, value = TrialState.PRUNED, None
+        return TrialState.PRUNED, None
     except (NonFiniteLossError, MemoryError) as exc:
-        state, value = TrialState.FAIL, None
         _record_failure(trial, exc)
+        return TrialState.FAIL, None
     except Exception as exc:  # GPU out of memory, a driver error: fail this trial, go on
-        state, value = TrialState.FAIL, None
         log.exception("trial %d failed", trial.number)
         _record_failure(trial, exc)
+        return TrialState.FAIL, None
     finally:
         heartbeat.stop()
-    if state == TrialState.COMPLETE and not math.isfinite(value):
-        state, value = TrialState.FAIL, None
-        trial.set_user_attr("fail_reason", "objective value is not finite")
-    retry_storage(lambda: study.tell(trial, value, state=state), "record the trial")
-    return state, value
+    if not math.isfinite(value):
+        _record_failure(trial, ValueError("objective value is not finite"))
+        return TrialState.FAIL, None
+    return TrialState.COMPLETE, value
 
 
 def _record_failure(trial: optuna.Trial, exc: BaseException) -> None:

@@ -1,0 +1,166 @@
+"""`python -m search.run` end to end: real Keras training, real SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import signal
+import time
+
+import optuna
+import pytest
+from optuna.trial import TrialState
+
+from search.objective import Objective
+from search.run import main
+from search.storage import open_storage
+
+from .conftest import TINY_RUN, start_search
+
+optuna.logging.set_verbosity(optuna.logging.WARNING)
+FINISHED = (TrialState.COMPLETE, TrialState.PRUNED)
+
+
+def _study(url: str, name: str = "demo") -> optuna.Study:
+    return optuna.load_study(study_name=name, storage=open_storage(url))
+
+
+def _wait_for_running_trial(
+    url: str, name: str, process, *, trained_epochs: int = 0, timeout: float = 120
+) -> int:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        assert process.poll() is None, process.stdout.read()
+        try:
+            running = _study(url, name).get_trials(states=(TrialState.RUNNING,))
+        except KeyError:  # the study does not exist yet
+            running = []
+        running = [t for t in running if len(t.intermediate_values) >= trained_epochs]
+        if running:
+            return running[0].number
+        time.sleep(0.2)
+    raise AssertionError("no trial started")
+
+
+def test_one_worker_runs_the_budget_then_resume_adds_to_it(in_search_home, capsys):
+    url = f"sqlite:///{in_search_home}/one.db"
+    assert main([*TINY_RUN, "--trials", "3", "--storage", url]) == 0
+    first = _study(url).get_trials(states=FINISHED)
+    assert len(first) == 3
+    for trial in first:
+        assert trial.intermediate_values, "every trial reports validation AUC per epoch"
+        assert trial.user_attrs["epochs_run"] == len(trial.intermediate_values)
+    complete = [t for t in first if t.state == TrialState.COMPLETE]
+    assert complete
+    for key in ("test_macro_auc", "test_micro_auc", "test_mean_accuracy", "val_micro_auc",
+                "n_params", "seconds_per_epoch", "images_per_second"):  # fmt: skip
+        assert key in complete[0].user_attrs
+    assert complete[0].value == complete[0].user_attrs["val_macro_auc"]
+    out = capsys.readouterr().out
+    assert "[3/3] trial" in out and "best trial #" in out and "search.refit" in out
+
+    assert main([*TINY_RUN, "--trials", "5", "--storage", url]) == 0
+    study = _study(url)
+    assert len(study.get_trials(states=FINISHED)) == 5
+    kept = {t.number: t.datetime_complete for t in study.trials[:3]}
+    assert kept == {t.number: t.datetime_complete for t in first}
+    warm = [t.params for t in study.trials if "fixed_params" in t.system_attrs]
+    assert len(warm) == 2, "the notebook's two configurations are enqueued once per study"
+
+
+@pytest.mark.postgres
+def test_two_worker_processes_share_the_budget_and_hide_the_password(
+    in_search_home, postgres_url, capfd
+):
+    url = postgres_url.replace("postgres@", "postgres:pw-s3cret-word@")
+    assert main([*TINY_RUN, "--trials", "4", "--workers", "2", "--storage", url]) == 0
+    study = _study(postgres_url)
+    numbers = [t.number for t in study.trials]
+    assert len(numbers) == len(set(numbers))
+    assert len(study.get_trials(states=FINISHED)) == 4
+    out, err = capfd.readouterr()
+    assert "pw-s3cret-word" not in out + err
+    assert "postgres:***@" in out
+
+
+def test_a_killed_worker_trial_is_failed_retried_and_the_budget_still_exact(search_home):
+    url = f"sqlite:///{search_home}/killed.db"
+    args = ["--trials", "3", "--study", "killed", "--grace-period", "6", "--epochs", "5"]
+    victim = start_search(search_home, *args, storage=url)
+    killed = _wait_for_running_trial(url, "killed", victim, trained_epochs=1)
+    victim.send_signal(signal.SIGKILL)
+    victim.wait()
+    assert _study(url, "killed").trials[killed].state == TrialState.RUNNING
+
+    replacement = start_search(search_home, *args, storage=url)
+    out, _ = replacement.communicate(timeout=300)
+    assert replacement.returncode == 0, out
+    study = _study(url, "killed")
+    assert study.trials[killed].state == TrialState.FAIL
+    assert len(study.get_trials(states=FINISHED)) == 3
+    retried = [t for t in study.trials if t.system_attrs.get("failed_trial") == killed]
+    assert len(retried) == 1 and retried[0].state in FINISHED
+    assert retried[0].params == study.trials[killed].params
+
+
+def test_ctrl_c_fails_the_running_trial_and_exits_130(search_home):
+    url = f"sqlite:///{search_home}/interrupted.db"
+    args = ["--trials", "3", "--study", "int", "--epochs", "5"]
+    worker = start_search(search_home, *args, storage=url)
+    number = _wait_for_running_trial(url, "int", worker, trained_epochs=1)
+    worker.send_signal(signal.SIGINT)
+    out, _ = worker.communicate(timeout=120)
+    assert worker.returncode == 130, out
+    trial = _study(url, "int").trials[number]
+    assert trial.state == TrialState.FAIL
+    assert "interrupted" in trial.user_attrs["fail_reason"]
+    assert "Traceback" not in out
+
+
+def test_a_nan_trial_fails_with_its_reason_and_the_worker_goes_on(in_search_home):
+    url = f"sqlite:///{in_search_home}/nan.db"
+    study = optuna.create_study(study_name="demo", storage=open_storage(url))
+    study.enqueue_trial(
+        {"c1": 4, "c2": 8, "c3": 16, "c4": 32, "batch_size": 32, "learning_rate": 1e30}
+    )
+    assert main([*TINY_RUN, "--trials", "2", "--storage", url]) == 0
+    study = _study(url)
+    poisoned = study.trials[0]
+    assert poisoned.state == TrialState.FAIL
+    assert "NonFiniteLossError" in poisoned.user_attrs["fail_reason"]
+    assert len(study.get_trials(states=FINISHED)) == 2
+
+
+class _AlwaysPrune(optuna.pruners.BasePruner):
+    def prune(self, study, trial) -> bool:
+        return True
+
+
+def test_a_pruner_that_says_prune_stops_the_trial_after_one_epoch(in_search_home):
+    from search.datasets import prepare_data
+
+    data = prepare_data("synthetic", image_size=16, synthetic_n=300, seed=0)
+    study = optuna.create_study(direction="maximize", pruner=_AlwaysPrune())
+    study.optimize(Objective(data, space="demo", epochs=3), n_trials=1)
+    trial = study.trials[0]
+    assert trial.state == TrialState.PRUNED
+    assert list(trial.intermediate_values) == [1]
+    assert trial.user_attrs["epochs_run"] == 1
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--trials", "0"], "--trials must be at least 1"),
+        (["--trials", "2", "--sampler", "annealing"], "unknown --sampler 'annealing'"),
+        (["--trials", "2", "--sampler", "grid"], "--sampler grid walks the notebook's grid"),
+        (["--trials", "2", "--data", "/nowhere/celeba"], "no CelebA folder at /nowhere/celeba"),
+        (
+            ["--trials", "2", "--storage", "postgresql+psycopg://u:topsecret@127.0.0.1:1/x"],
+            "cannot open storage postgresql+psycopg://u:***@127.0.0.1:1/x",
+        ),
+    ],
+)
+def test_bad_arguments_get_one_clear_line(in_search_home, capsys, args, message):
+    assert main([*TINY_RUN, *args]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and message in err
+    assert err.count("\n") == 1 and "topsecret" not in err
