@@ -57,7 +57,7 @@ def load_export(export_dir: str | Path) -> tuple[keras.Model, dict]:
     card = read_card(export_dir)
     path = Path(export_dir) / card.get("files", {}).get("model", "model.keras")
     try:
-        model = keras.saving.load_model(path, safe_mode=True)
+        model = keras.saving.load_model(path, compile=False, safe_mode=True)  # inference only
     except (ValueError, OSError, zipfile.BadZipFile) as err:
         reason = str(err).strip().split(". ")[0]
         if "safe_mode" in str(err):
