@@ -104,8 +104,9 @@ class _Interrupts:
 def run_worker(config: RunConfig, data: CelebaData, worker_index: int = 0) -> WorkerSummary:
     """Run trials until the study's budget is spent; returns what this worker did."""
     storage = open_storage(config.storage, grace_period=config.grace_period)
-    study = create_or_load_study(storage, config, worker_index)
     with study_lock(config.storage, config.study):
+        # Under the lock: a worker must not read the study's settings while another writes them.
+        study = create_or_load_study(storage, config, worker_index)
         retry_storage(lambda: enqueue_warm_starts(study, config.space, config.trials), "enqueue")
     interrupts = _Interrupts()
     objective = Objective(
