@@ -177,3 +177,12 @@ def get_json(port: int, path: str) -> dict:
 
 def finished(trials: list[FrozenTrial]) -> list[FrozenTrial]:
     return [t for t in trials if t.state in FINISHED]
+
+
+def listening_addresses(pid: int) -> set[str]:
+    """The addresses a process listens on (TCP), from `ss`."""
+    lines = subprocess.run(
+        ["ss", "-H", "-ltnp"], capture_output=True, text=True, check=True
+    ).stdout.splitlines()
+    mine = [line.split() for line in lines if f"pid={pid}," in line]
+    return {fields[3].rsplit(":", 1)[0] for fields in mine}

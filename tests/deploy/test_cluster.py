@@ -25,6 +25,7 @@ from tests.deploy.cluster import (
     Process,
     finished,
     get_json,
+    listening_addresses,
     wait_for,
 )
 from tests.deploy.conftest import free_port
@@ -58,7 +59,7 @@ def test_dashboard_sigkill_replacement_and_no_password(make_cluster) -> None:
         step: value for step, value in stored.intermediate_values.items() if step in
         {v["step"] for v in shown["intermediate_values"]}
     }  # fmt: skip
-    assert _listening_addresses(dashboard.pid) == {"127.0.0.1"}
+    assert listening_addresses(dashboard.pid) == {"127.0.0.1"}
 
     victim, running = _kill_one_mid_trial(cluster, storage, workers)
     replacement = cluster.start_worker()
@@ -142,7 +143,9 @@ def test_postgres_outage_loses_no_finished_trial(make_cluster) -> None:
         replacement = cluster.start_worker()
         assert cluster.wait_workers([replacement], WORKERS_DONE_S) == [0], replacement.output()
         resumed = 1
-    after = {t.number: (t.state, t.value) for t in finished(cluster.trials(storage))}
+    trials = cluster.trials(storage)
+    after = {t.number: (t.state, t.value) for t in finished(trials)}
+    failed = sum(t.state == TrialState.FAIL for t in trials)
     lost = [n for n, seen in before.items() if after.get(n) != seen]
     assert not lost
     assert len(after) == cluster.trials_budget
@@ -151,7 +154,8 @@ def test_postgres_outage_loses_no_finished_trial(make_cluster) -> None:
     print(
         f"\nRELIABILITY outage: 3 workers, budget {cluster.trials_budget}, PostgreSQL down "
         f"{outage_s:.1f}s after {len(before)} finished trials, worker exit codes {codes}, "
-        f"restarted {resumed}, finished {len(after)}, lost {len(lost)}"
+        f"restarted {resumed}, trials caught mid-storage-call and failed {failed}, "
+        f"finished {len(after)}, lost {len(lost)}"
     )
 
 
@@ -197,14 +201,6 @@ def _kill_one_mid_trial(cluster: Cluster, storage, workers: list[Process]):
 
 def _state(pid: int) -> str:
     return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-
-
-def _listening_addresses(pid: int) -> set[str]:
-    lines = subprocess.run(
-        ["ss", "-H", "-ltnp"], capture_output=True, text=True, check=True
-    ).stdout.splitlines()
-    mine = [line.split() for line in lines if f"pid={pid}," in line]
-    return {fields[3].rsplit(":", 1)[0] for fields in mine}
 
 
 def _postgres_outage(seconds: float) -> float:

@@ -1,0 +1,114 @@
+"""The deployment files: docker-compose config validates, no password in them, pinned image."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+import sys
+import tomllib
+from pathlib import Path
+
+import pytest
+import yaml
+from packaging.requirements import Requirement
+
+from tests.deploy.compose import (
+    COMPOSE_FILE,
+    DOCKERFILE,
+    ENV_EXAMPLE,
+    REPO,
+    load_compose,
+    read_env_file,
+    service_argv,
+    service_environment,
+)
+
+GPU_FILE = REPO / "docker-compose.gpu.yml"
+LOCK_FILE = REPO / "requirements.lock"
+
+
+def _compose_config(tmp_path: Path, env_text: str, *files: Path) -> subprocess.CompletedProcess:
+    if shutil.which("docker-compose") is None:
+        pytest.skip("docker-compose is not installed (.ci/run installs Debian's package)")
+    for file in files:
+        shutil.copy(file, tmp_path / file.name)
+    (tmp_path / ".env").write_text(env_text)
+    args = [arg for file in files for arg in ("-f", file.name)]
+    return subprocess.run(
+        ["docker-compose", *args, "config"], cwd=tmp_path, capture_output=True, text=True
+    )
+
+
+def test_compose_config_validates_with_env_example(tmp_path: Path) -> None:
+    done = _compose_config(tmp_path, ENV_EXAMPLE.read_text(), COMPOSE_FILE)
+    assert done.returncode == 0, done.stderr
+    config = yaml.safe_load(done.stdout)
+    services = config["services"]
+    assert set(services) == {"postgres", "worker", "dashboard"}
+    assert services["dashboard"]["ports"] == ["127.0.0.1:8080:8080/tcp"]
+    assert services["postgres"]["ports"][0].startswith("127.0.0.1:")
+    assert "healthcheck" in services["postgres"]
+    assert "pgdata:/var/lib/postgresql/data:rw" in services["postgres"]["volumes"]
+    assert {"pgdata", "search-data", "studies"} <= set(config["volumes"])
+    for name in ("worker", "dashboard"):
+        assert services[name]["depends_on"]["postgres"]["condition"] == "service_healthy"
+        url = services[name]["environment"]["OPTUNA_STORAGE"]
+        assert url == "postgresql+psycopg://search@postgres:5432/optuna"  # no password in it
+
+
+def test_compose_commands_are_the_ones_the_tests_run(tmp_path: Path) -> None:
+    env = read_env_file(ENV_EXAMPLE)
+    done = _compose_config(tmp_path, ENV_EXAMPLE.read_text(), COMPOSE_FILE)
+    services = yaml.safe_load(done.stdout)["services"]
+    for name in ("worker", "dashboard"):
+        command = services[name]["command"]
+        resolved = [*services[name]["entrypoint"], *(
+            command.split() if isinstance(command, str) else command)]  # fmt: skip
+        assert [sys.executable, *resolved[1:]] == service_argv(name, env)
+        assert services[name]["environment"] == service_environment(name, env)
+
+
+def test_compose_needs_a_password_and_holds_none(tmp_path: Path) -> None:
+    without = re.sub(r"(?m)^POSTGRES_PASSWORD=.*$", "", ENV_EXAMPLE.read_text())
+    done = _compose_config(tmp_path, without, COMPOSE_FILE)
+    assert done.returncode != 0
+    assert "POSTGRES_PASSWORD" in done.stderr
+    text = COMPOSE_FILE.read_text() + GPU_FILE.read_text()
+    assert read_env_file(ENV_EXAMPLE)["POSTGRES_PASSWORD"] not in text
+    for service in load_compose()["services"].values():
+        for key, value in service.get("environment", {}).items():
+            if "PASSWORD" in key:
+                assert str(value).startswith("${POSTGRES_PASSWORD:?"), (key, value)
+
+
+def test_gpu_override_validates(tmp_path: Path) -> None:
+    done = _compose_config(tmp_path, ENV_EXAMPLE.read_text(), COMPOSE_FILE, GPU_FILE)
+    assert done.returncode == 0, done.stderr
+    worker = yaml.safe_load(done.stdout)["services"]["worker"]
+    devices = worker["deploy"]["resources"]["reservations"]["devices"]
+    assert devices[0]["capabilities"] == ["gpu"]
+
+
+def test_dockerfile_runs_search_run_on_pinned_packages() -> None:
+    text = DOCKERFILE.read_text()
+    assert re.search(r"(?m)^FROM python:3\.11-slim$", text)
+    entrypoint = re.search(r"(?m)^ENTRYPOINT (\[.*\])$", text).group(1)
+    assert yaml.safe_load(entrypoint) == load_compose()["services"]["worker"]["entrypoint"]
+    assert "pip install -r requirements.lock" in text
+    assert "pip install --no-deps ." in text
+
+
+def test_lock_pins_every_dependency() -> None:
+    pins = {}
+    for line in LOCK_FILE.read_text().splitlines():
+        if line and not line.startswith("#"):
+            name, _, version = line.partition("==")
+            assert version, f"not pinned: {line}"
+            pins[name.lower().replace("_", "-")] = version
+    dependencies = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]
+    for text in dependencies["dependencies"]:
+        requirement = Requirement(text)
+        name = requirement.name.lower().replace("_", "-")
+        assert name in pins, f"{name} missing from requirements.lock"
+        assert requirement.specifier.contains(pins[name]), f"{name}=={pins[name]} vs {text}"
