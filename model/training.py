@@ -194,6 +194,9 @@ class _EpochScorer(keras.callbacks.Callback):
             images_per_second=n_train / seconds,
         )
         self.history.append(result)
+        if logs is not None:
+            # Keras' progress bar runs after this callback and prints these with the loss
+            logs.update(val_macro_auc=metrics.macro_auc, val_micro_auc=metrics.micro_auc)
         logger.info(
             "epoch %d/%d: loss %.4f, val macro AUC %.4f, micro AUC %.4f, mean accuracy %.4f, "
             "%.1f s (%.0f images/s)",
