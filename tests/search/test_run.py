@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import signal
 import time
 
@@ -119,7 +120,7 @@ def test_a_nan_trial_fails_with_its_reason_and_the_worker_goes_on(in_search_home
     url = f"sqlite:///{in_search_home}/nan.db"
     study = optuna.create_study(study_name="demo", storage=open_storage(url))
     study.enqueue_trial(
-        {"c1": 4, "c2": 8, "c3": 16, "c4": 32, "batch_size": 32, "learning_rate": 1e30}
+        {"c1": 4, "c2": 8, "c3": 16, "c4": 32, "batch_size": 32, "learning_rate": math.inf}
     )
     assert main([*TINY_RUN, "--trials", "2", "--storage", url]) == 0
     study = _study(url)
