@@ -88,7 +88,7 @@ def main() -> int:
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     with tempfile.TemporaryDirectory() as tmp:
         storage = f"sqlite:///{tmp}/bench.db"
-        print(f"(a) random configurations, no pruning, {args.trials} trials x {args.epochs} epochs")
+        print(f"(a) random, no pruning, {args.trials} trials x {args.epochs} epochs")
         notebook = run(storage, "a-random", args.trials, args.epochs,
                        ["--sampler", "random", "--pruner", "none"])  # fmt: skip
         print(f"(b) TPE + Hyperband, {args.trials} trials, up to {args.epochs} epochs")
