@@ -16,7 +16,7 @@ $(INSTALLED): pyproject.toml
 setup: $(INSTALLED)
 
 # Synthetic test-split faces (never trained on) for the predict step; they are aligned crops.
-DEMO_FACES := $(addprefix data/synthetic/n4000-seed0/img_align_celeba/,003998.jpg 003999.jpg 004000.jpg)
+DEMO_FACES := $(addprefix data/synthetic/n5000-seed0/img_align_celeba/,004998.jpg 004999.jpg 005000.jpg)
 
 demo: setup
 	$(PY) -m search.run --preset demo --trials 20

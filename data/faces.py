@@ -19,9 +19,11 @@ from PIL import Image, ImageChops, ImageDraw, ImageFilter
 
 from data.attributes import CELEBA_ATTRIBUTES
 
-__all__ = ["HEIGHT", "WIDTH", "Face", "draw_face", "sample_face"]
+__all__ = ["HEIGHT", "LABEL_ONLY_ATTRIBUTES", "WIDTH", "Face", "draw_face", "sample_face"]
 
 WIDTH, HEIGHT = 178, 218  # CelebA's aligned image size
+# Labels that the picture does not show (Young only partly, through grey hair and wrinkles).
+LABEL_ONLY_ATTRIBUTES = ("Attractive", "High_Cheekbones", "Young")
 
 _HAIR_COLOURS = {
     "black": (28, 22, 22),

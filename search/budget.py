@@ -29,6 +29,7 @@ from search.storage import sqlite_path
 __all__ = [
     "Claim",
     "ClaimResult",
+    "budget_spent",
     "claim_trial",
     "enqueue_warm_starts",
     "lock_path_for",
@@ -105,6 +106,12 @@ def claim_trial(study: optuna.Study, budget: int) -> ClaimResult:
         if len(counted) < budget:
             return ClaimResult(Claim.STARTED, study.ask(), finished)
     return ClaimResult(Claim.WAIT if running else Claim.DONE, None, finished)
+
+
+def budget_spent(study: optuna.Study, budget: int) -> bool:
+    """Whether the study already holds `budget` finished trials (a read, no claim)."""
+    finished = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE, TrialState.PRUNED))
+    return len(finished) >= budget
 
 
 def lock_path_for(url: str, study_name: str) -> Path | None:

@@ -31,6 +31,9 @@ class RunConfig:
     synthetic_n: int = 5000  # faces generated when data is "synthetic"
     grace_period: int = 120  # seconds without heartbeat before a RUNNING trial is failed
     max_failures: int = 5  # consecutive failed trials after which a worker gives up
+    # TensorFlow keeps ~20 MB per model built in a process (keras#17458): a worker process
+    # replaces itself after this many trials so its memory stays bounded.
+    trials_per_process: int = 10
 
     def validate(self) -> RunConfig:
         if self.trials < 1:
@@ -42,6 +45,10 @@ class RunConfig:
         if not 16 <= self.image_size <= 256 or self.image_size % 16:
             raise ConfigError(
                 f"--image-size must be a multiple of 16 in 16..256, got {self.image_size}"
+            )
+        if self.trials_per_process < 1:
+            raise ConfigError(
+                f"--trials-per-process must be at least 1, got {self.trials_per_process}"
             )
         if self.grace_period < 5:
             raise ConfigError(
@@ -66,9 +73,9 @@ _DEMO = {
     "study": "demo",
     "data": "synthetic",
     "image_size": 32,
-    "epochs": 6,
+    "epochs": 8,
     "space": "demo",
-    "synthetic_n": 4000,
+    "synthetic_n": 5000,
 }
 PRESETS = {"demo": _DEMO}
 

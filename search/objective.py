@@ -81,6 +81,9 @@ class Objective:
             "val_macro_auc": val.macro_auc,
             "val_micro_auc": val.micro_auc,
             "val_mean_accuracy": val.mean_accuracy,
+            "val_auc_per_attribute": {
+                name: auc for name, auc in val.per_attribute_auc.items() if auc is not None
+            },
             "test_macro_auc": test.macro_auc,
             "test_micro_auc": test.micro_auc,
             "test_mean_accuracy": test.mean_accuracy,

@@ -34,6 +34,7 @@ log = logging.getLogger(__name__)
 
 EXIT_USER_ERROR = 2
 EXIT_INTERRUPTED = 130
+EXIT_RECYCLE = 75  # internal: this worker process is to be replaced by a fresh one
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -57,6 +58,8 @@ def build_parser() -> argparse.ArgumentParser:
     add("--seed", type=int, help="random seed (0)")
     add("--grace-period", type=int, dest="grace_period", help="seconds before a silent "
         "worker's trial is failed and retried (120)")  # fmt: skip
+    add("--trials-per-process", type=int, dest="trials_per_process", help="trials before a "
+        "worker process replaces itself to free TensorFlow's memory (10)")  # fmt: skip
     add("--preset", help="demo: synthetic faces at 32x32 and a small space")
     add("--synthetic-n", type=int, dest="synthetic_n", help=argparse.SUPPRESS)
     add("--worker-index", type=int, dest="worker_index", help=argparse.SUPPRESS)
@@ -74,13 +77,16 @@ def config_from_args(args: argparse.Namespace) -> RunConfig:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Run the search. Called with `argv` (from Python), this process never replaces itself."""
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     signal.signal(signal.SIGTERM, signal.default_int_handler)  # docker stop = Ctrl-C
     try:
         config = config_from_args(args)
+        # A worker in this process may replace itself only when it is a real command.
+        in_process = config if argv is None else replace(config, trials_per_process=sys.maxsize)
         if args.worker_index is not None:
-            return _run_one_worker(config, args.worker_index)
+            return _run_one_worker(in_process, args.worker_index)
         print(
             f"study {config.study!r} on {mask_url(config.storage)}: budget {config.trials} "
             f"trials, {config.workers} worker(s), space {config.space}, {config.epochs} epochs, "
@@ -90,7 +96,9 @@ def main(argv: list[str] | None = None) -> int:
         data = _prepare(config)
         open_storage(config.storage, grace_period=config.grace_period)  # fail fast, one line
         if config.workers == 1:
-            code = _run_one_worker(config, 0, data)
+            code = _run_one_worker(in_process, 0, data)
+            if code == EXIT_RECYCLE:
+                return code
         else:
             code = _run_worker_processes(config)
         if code == 0:
@@ -110,6 +118,11 @@ def _run_one_worker(config: RunConfig, index: int, data: CelebaData | None = Non
     from search.worker import run_worker  # imports Keras: only where a worker runs
 
     summary = run_worker(config, data or _prepare(config), index)
+    if summary.recycle:
+        print(
+            f"worker {index}: {config.trials_per_process} trials done; restarting to free memory"
+        )
+        return EXIT_RECYCLE
     return EXIT_INTERRUPTED if summary.interrupted else 0
 
 
@@ -155,11 +168,22 @@ def _child_arguments(config: RunConfig, index: int) -> list[str]:
         "--seed": config.seed,
         "--grace-period": config.grace_period,
         "--synthetic-n": config.synthetic_n,
+        "--trials-per-process": config.trials_per_process,
         "--workers": config.workers,
         "--worker-index": index,
     }
     return [str(part) for pair in pairs.items() for part in pair]
 
 
+def _replace_this_process() -> None:
+    """exec the same command again: a fresh process (same PID) rejoins the same study."""
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os.execv(sys.executable, [sys.executable, "-m", "search.run", *sys.argv[1:]])
+
+
 if __name__ == "__main__":
-    raise SystemExit(main())
+    code = main()
+    if code == EXIT_RECYCLE:
+        _replace_this_process()
+    raise SystemExit(code)

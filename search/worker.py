@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import math
+import os
 import signal
 import threading
 import time
@@ -16,7 +17,14 @@ from optuna.trial import TrialState
 
 from data import CelebaData
 from model import NonFiniteLossError
-from search.budget import Claim, ClaimResult, claim_trial, enqueue_warm_starts, study_lock
+from search.budget import (
+    Claim,
+    ClaimResult,
+    budget_spent,
+    claim_trial,
+    enqueue_warm_starts,
+    study_lock,
+)
 from search.config import RunConfig
 from search.errors import ConfigError
 from search.objective import Objective
@@ -35,7 +43,8 @@ class WorkerSummary:
     completed: int
     pruned: int
     failed: int
-    interrupted: bool
+    interrupted: bool = False
+    recycle: bool = False  # stopped after its share of trials: restart it to free memory
 
 
 class _Heartbeat:
@@ -102,7 +111,11 @@ class _Interrupts:
 
 
 def run_worker(config: RunConfig, data: CelebaData, worker_index: int = 0) -> WorkerSummary:
-    """Run trials until the study's budget is spent; returns what this worker did."""
+    """Run trials until the study's budget is spent; returns what this worker did.
+
+    After `config.trials_per_process` trials it returns early with `recycle` set: TensorFlow
+    keeps some memory from every model built in a process, which only a new process frees.
+    """
     storage = open_storage(config.storage, grace_period=config.grace_period)
     with study_lock(config.storage, config.study):
         # Under the lock: a worker must not read the study's settings while another writes them.
@@ -123,6 +136,9 @@ def run_worker(config: RunConfig, data: CelebaData, worker_index: int = 0) -> Wo
     try:
         while True:
             interrupts.check()
+            if sum(counts.values()) >= config.trials_per_process:
+                spent = retry_storage(lambda: budget_spent(study, config.trials), "read progress")
+                return _summary(counts, recycle=not spent)
             claim = retry_storage(lambda: _locked_claim(config, study), "claim a trial")
             trial = claim.trial
             if claim.claim is Claim.DONE:
@@ -132,6 +148,7 @@ def run_worker(config: RunConfig, data: CelebaData, worker_index: int = 0) -> Wo
                 continue
             started = time.perf_counter()
             state, value = _run_one(storage, trial, objective)
+            trial.set_user_attr("worker_rss_mb", round(_resident_mb(), 1))
             retry_storage(partial(study.tell, trial, value, state=state), "record the trial")
             trial = None
             counts[state] += 1
@@ -150,7 +167,7 @@ def run_worker(config: RunConfig, data: CelebaData, worker_index: int = 0) -> Wo
             retry_storage(partial(study.tell, trial, state=TrialState.FAIL), "record the trial")
             log.warning("interrupted: trial %d marked FAIL", trial.number)
         return _summary(counts, interrupted=True)
-    return _summary(counts, interrupted=False)
+    return _summary(counts)
 
 
 def _locked_claim(config: RunConfig, study: optuna.Study) -> ClaimResult:
@@ -188,13 +205,19 @@ def _record_failure(trial: optuna.Trial, exc: BaseException) -> None:
     log.warning("trial %d failed: %s", trial.number, reason)
 
 
-def _summary(counts: dict[TrialState, int], interrupted: bool) -> WorkerSummary:
+def _summary(counts: dict[TrialState, int], **flags: bool) -> WorkerSummary:
     return WorkerSummary(
         completed=counts[TrialState.COMPLETE],
         pruned=counts[TrialState.PRUNED],
         failed=counts[TrialState.FAIL],
-        interrupted=interrupted,
+        **flags,
     )
+
+
+def _resident_mb() -> float:
+    """This process's resident memory now (Linux), to show it does not grow across trials."""
+    with open("/proc/self/statm") as statm:
+        return int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
 
 
 def _print_progress(
