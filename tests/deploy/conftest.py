@@ -69,8 +69,13 @@ def workdir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def make_cluster(workdir: Path, database: Database, tmp_path: Path) -> Iterator[callable]:
     clusters: list[Cluster] = []
 
-    def make(study: str, trials: int) -> Cluster:
-        settings = {**SEARCH_SETTINGS, "SEARCH_STUDY": study, "SEARCH_TRIALS": str(trials)}
+    def make(study: str, trials: int, **overrides: str) -> Cluster:
+        settings = {
+            **SEARCH_SETTINGS,
+            "SEARCH_STUDY": study,
+            "SEARCH_TRIALS": str(trials),
+            **overrides,
+        }
         cluster = Cluster(workdir, tmp_path, database, settings)
         clusters.append(cluster)
         return cluster

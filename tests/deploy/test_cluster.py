@@ -121,7 +121,10 @@ def test_eight_workers_exact_budget_and_peak_connections(make_cluster) -> None:
 
 
 def test_postgres_outage_loses_no_finished_trial(make_cluster) -> None:
-    cluster: Cluster = make_cluster("outage", trials=10)
+    # A grace period longer than the outage, as in production (120 s against a restart of a
+    # few seconds): otherwise a live trial whose heartbeats the outage held back is failed as
+    # stale by another worker (see README, "Reliability").
+    cluster: Cluster = make_cluster("outage", trials=10, SEARCH_GRACE_PERIOD="30")
     workers = [cluster.start_worker() for _ in range(3)]
     storage = cluster.storage()
 
