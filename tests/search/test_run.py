@@ -165,3 +165,15 @@ def test_bad_arguments_get_one_clear_line(in_search_home, capsys, args, message)
     err = capsys.readouterr().err
     assert err.startswith("error: ") and message in err
     assert err.count("\n") == 1 and "topsecret" not in err
+
+
+def test_a_worker_replaces_itself_after_its_share_of_trials(search_home):
+    url = f"sqlite:///{search_home}/recycled.db"
+    args = ["--trials", "3", "--study", "recycled", "--trials-per-process", "1"]
+    worker = start_search(search_home, *args, storage=url)
+    out, _ = worker.communicate(timeout=300)
+    assert worker.returncode == 0, out
+    assert out.count("restarting to free memory") == 2
+    trials = _study(url, "recycled").get_trials(states=FINISHED)
+    assert len(trials) == 3
+    assert all(t.user_attrs["worker_rss_mb"] > 0 for t in trials)
