@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import math
 import os
@@ -148,9 +149,10 @@ def run_worker(config: RunConfig, data: CelebaData, worker_index: int = 0) -> Wo
                 continue
             started = time.perf_counter()
             state, value = _run_one(storage, trial, objective)
-            trial.set_user_attr("worker_rss_mb", round(_resident_mb(), 1))
-            retry_storage(partial(study.tell, trial, value, state=state), "record the trial")
+            told = _tell(study, trial, state, value)
             trial = None
+            if not told:
+                continue
             counts[state] += 1
             _print_progress(
                 study, claim.trial, state, value, time.perf_counter() - started, config
@@ -164,7 +166,7 @@ def run_worker(config: RunConfig, data: CelebaData, worker_index: int = 0) -> Wo
     except KeyboardInterrupt:
         if trial is not None:
             _record_failure(trial, KeyboardInterrupt("interrupted by the user"))
-            retry_storage(partial(study.tell, trial, state=TrialState.FAIL), "record the trial")
+            _tell(study, trial, TrialState.FAIL, None)
             log.warning("interrupted: trial %d marked FAIL", trial.number)
         return _summary(counts, interrupted=True)
     return _summary(counts)
@@ -184,6 +186,8 @@ def _run_one(
         value = objective(trial)
     except optuna.TrialPruned:
         return TrialState.PRUNED, None
+    except optuna.exceptions.UpdateFinishedTrialError:
+        return TrialState.FAIL, None  # failed as stale meanwhile: _tell finds out
     except (NonFiniteLossError, MemoryError) as exc:
         _record_failure(trial, exc)
         return TrialState.FAIL, None
@@ -199,9 +203,29 @@ def _run_one(
     return TrialState.COMPLETE, value
 
 
+def _tell(
+    study: optuna.Study, trial: optuna.Trial, state: TrialState, value: float | None
+) -> bool:
+    """Record the trial's end; False if another worker had already failed it as stale.
+
+    That happens when this worker's heartbeat could not reach the storage for longer than the
+    grace period (a long database outage): the trial is being retried elsewhere, so this
+    worker drops its result and goes on.
+    """
+    try:
+        trial.set_user_attr("worker_rss_mb", round(_resident_mb(), 1))
+        retry_storage(partial(study.tell, trial, value, state=state), "record the trial")
+    except optuna.exceptions.UpdateFinishedTrialError:
+        log.warning("trial %d was failed as stale by another worker; its retry counts instead",
+                    trial.number)  # fmt: skip
+        return False
+    return True
+
+
 def _record_failure(trial: optuna.Trial, exc: BaseException) -> None:
     reason = f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"[:500]
-    retry_storage(lambda: trial.set_user_attr("fail_reason", reason), "record the failure")
+    with contextlib.suppress(optuna.exceptions.UpdateFinishedTrialError):  # _tell reports it
+        retry_storage(lambda: trial.set_user_attr("fail_reason", reason), "record the failure")
     log.warning("trial %d failed: %s", trial.number, reason)
 
 
