@@ -90,7 +90,7 @@ def main() -> int:
         storage = f"sqlite:///{tmp}/bench.db"
         print(f"(a) random, no pruning, {args.trials} trials x {args.epochs} epochs")
         notebook = run(storage, "a-random", args.trials, args.epochs,
-                       ["--sampler", "random", "--pruner", "none"])  # fmt: skip
+                       ["--sampler", "random", "--pruner", "none", "--no-warm-start"])  # fmt: skip
         print(f"(b) TPE + Hyperband, {args.trials} trials, up to {args.epochs} epochs")
         ours = run(storage, "b-default", args.trials, args.epochs, [])
         best_a = notebook.best_value

@@ -30,6 +30,7 @@ class RunConfig:
     seed: int = 0
     synthetic_n: int = 5000  # faces generated when data is "synthetic"
     grace_period: int = 120  # seconds without heartbeat before a RUNNING trial is failed
+    warm_start: bool = True  # enqueue the notebook's baseline and best configurations
     max_failures: int = 5  # consecutive failed trials after which a worker gives up
     # TensorFlow keeps ~20 MB per model built in a process (keras#17458): a worker process
     # replaces itself after this many trials so its memory stays bounded.

@@ -60,6 +60,8 @@ def build_parser() -> argparse.ArgumentParser:
         "worker's trial is failed and retried (120)")  # fmt: skip
     add("--trials-per-process", type=int, dest="trials_per_process", help="trials before a "
         "worker process replaces itself to free TensorFlow's memory (10)")  # fmt: skip
+    add("--no-warm-start", action="store_const", const=False, dest="warm_start",
+        help="do not enqueue the notebook's two configurations first")  # fmt: skip
     add("--preset", help="demo: synthetic faces at 32x32 and a small space")
     add("--synthetic-n", type=int, dest="synthetic_n", help=argparse.SUPPRESS)
     add("--worker-index", type=int, dest="worker_index", help=argparse.SUPPRESS)
@@ -172,7 +174,8 @@ def _child_arguments(config: RunConfig, index: int) -> list[str]:
         "--workers": config.workers,
         "--worker-index": index,
     }
-    return [str(part) for pair in pairs.items() for part in pair]
+    flags = [] if config.warm_start else ["--no-warm-start"]
+    return [str(part) for pair in pairs.items() for part in pair] + flags
 
 
 def _replace_this_process() -> None:

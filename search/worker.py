@@ -121,7 +121,9 @@ def run_worker(config: RunConfig, data: CelebaData, worker_index: int = 0) -> Wo
     with study_lock(config.storage, config.study):
         # Under the lock: a worker must not read the study's settings while another writes them.
         study = create_or_load_study(storage, config, worker_index)
-        retry_storage(lambda: enqueue_warm_starts(study, config.space, config.trials), "enqueue")
+        if config.warm_start:
+            enqueue = partial(enqueue_warm_starts, study, config.space, config.trials)
+            retry_storage(enqueue, "enqueue the warm starts")
     interrupts = _Interrupts()
     objective = Objective(
         data,
