@@ -38,6 +38,7 @@ CONNECTION_ERRORS = re.compile(
 )
 
 
+@pytest.mark.filterwarnings("ignore::optuna.exceptions.ExperimentalWarning")
 def test_dashboard_sigkill_replacement_and_no_password(make_cluster) -> None:
     cluster: Cluster = make_cluster("sigkill", trials=9)
     port = free_port()
