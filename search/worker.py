@@ -215,7 +215,8 @@ def _tell(
     worker drops its result and goes on.
     """
     try:
-        trial.set_user_attr("worker_rss_mb", round(_resident_mb(), 1))
+        rss_mb = round(_resident_mb(), 1)
+        retry_storage(lambda: trial.set_user_attr("worker_rss_mb", rss_mb), "record the trial")
         retry_storage(partial(study.tell, trial, value, state=state), "record the trial")
     except optuna.exceptions.UpdateFinishedTrialError:
         log.warning("trial %d was failed as stale by another worker; its retry counts instead",
