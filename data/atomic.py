@@ -6,6 +6,7 @@ mistake for a finished one and which the next run removes once its process is go
 
 from __future__ import annotations
 
+import errno
 import os
 import shutil
 import tempfile
@@ -21,15 +22,27 @@ def temp_dir_for(out: Path) -> Path:
     return Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-{os.getpid()}-", dir=out.parent))
 
 
-def install(tmp: Path, out: Path) -> None:
-    """Rename the finished `tmp` to `out`, replacing an older folder there."""
-    if out.exists():
+def install(tmp: Path, out: Path, attempts: int = 5) -> None:
+    """Rename the finished `tmp` to `out`, replacing an older folder there.
+
+    Another process may install the same folder at the same moment (workers preparing one
+    cache): a rename that finds `out` newly taken moves the other's folder aside and retries.
+    """
+    for attempt in range(attempts):
         old = out.with_name(f".{out.name}.old-{os.getpid()}")
-        os.rename(out, old)
-        os.rename(tmp, out)
-        shutil.rmtree(old, ignore_errors=True)
-    else:
-        os.rename(tmp, out)
+        try:
+            if out.exists():
+                os.rename(out, old)
+            os.rename(tmp, out)
+        except OSError as exc:
+            if exc.errno not in (errno.ENOTEMPTY, errno.EEXIST, errno.ENOENT):
+                raise
+            if attempt == attempts - 1:
+                raise
+            continue
+        finally:
+            shutil.rmtree(old, ignore_errors=True)
+        return
 
 
 def _remove_stale(out: Path) -> None:

@@ -49,14 +49,14 @@ class Objective:
 
     def __call__(self, trial: optuna.Trial) -> float:
         started = time.perf_counter()
-        params = suggest(trial, self.space)
+        params = retry_storage(lambda: suggest(trial, self.space), "sample parameters")
         history: list[EpochResult] = []
 
         def on_epoch_end(result: EpochResult) -> None:
             history.append(result)
             value = metric_value(result.val, self.metric)
             retry_storage(lambda: trial.report(value, result.epoch), "report an epoch")
-            if trial.should_prune():
+            if retry_storage(trial.should_prune, "ask the pruner"):
                 self._record_epochs(trial, history)
                 raise optuna.TrialPruned(f"pruned after epoch {result.epoch}: {value:.4f}")
 

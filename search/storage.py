@@ -30,6 +30,7 @@ __all__ = [
     "resolve_storage_url",
     "retry_storage",
     "sqlite_path",
+    "storage_reason",
 ]
 
 log = logging.getLogger(__name__)
@@ -110,10 +111,17 @@ def open_storage(url: str, *, grace_period: int = GRACE_PERIOD_S) -> RDBStorage:
                     raise
                 time.sleep(0.2 * (attempt + 1))
     except (sqlalchemy.exc.SQLAlchemyError, optuna.exceptions.StorageInternalError) as exc:
-        reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
-        raise StorageError(f"cannot open storage {mask_url(url)}: {reason}") from None
+        raise StorageError(f"cannot open storage {mask_url(url)}: {storage_reason(exc)}") from None
     except ModuleNotFoundError as exc:
         raise StorageError(f"storage {mask_url(url)} needs the driver {exc.name!r}") from None
+
+
+def storage_reason(exc: BaseException) -> str:
+    """The first line of the database's own message (Optuna wraps it in a generic one)."""
+    if isinstance(exc, optuna.exceptions.StorageInternalError) and exc.__cause__ is not None:
+        exc = exc.__cause__
+    text = str(getattr(exc, "orig", None) or exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
 
 
 def _enable_wal(path: Path) -> None:
@@ -135,7 +143,9 @@ def retry_storage(call: Callable[[], T], what: str, window_s: float = RETRY_WIND
             return call()
         except (sqlalchemy.exc.OperationalError, optuna.exceptions.StorageInternalError) as exc:
             if time.monotonic() + delay > deadline:
-                raise StorageError(f"storage unreachable while trying to {what}: {exc}") from None
+                raise StorageError(
+                    f"storage unreachable while trying to {what}: {storage_reason(exc)}"
+                ) from None
             log.warning("storage unreachable (%s); retrying in %.1fs", what, delay)
             time.sleep(delay)
             delay = min(delay * 2, 8.0)

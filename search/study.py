@@ -60,7 +60,7 @@ def create_or_load_study(
             retry_storage(lambda n=name, v=value: study.set_user_attr(n, v), "set up the study")
         return study
     clashes = [
-        f"{name} {stored[name]!r} (asked {wanted[name]!r})"
+        f"{name} {stored.get(name)!r} (asked {wanted[name]!r})"
         for name in ("image_size", "space", "metric")
         if stored.get(name) != wanted[name]
     ]

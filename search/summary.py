@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import os
+
 import optuna
 from optuna.trial import TrialState
 
 from data.faces import LABEL_ONLY_ATTRIBUTES
 from search.config import RunConfig
-from search.storage import DEFAULT_STORAGE, mask_url, open_storage
+from search.storage import DEFAULT_STORAGE, STORAGE_ENV, mask_url, open_storage
 
 __all__ = ["print_summary"]
 
@@ -41,7 +43,9 @@ def print_summary(config: RunConfig) -> None:
             f"test micro AUC {attrs['test_micro_auc']:.4f}, "
             f"test mean accuracy {attrs['test_mean_accuracy']:.4f}"
         )
-    storage_flag = "" if config.storage == DEFAULT_STORAGE else " --storage URL"
+    # refit finds the storage the same way: --storage, else $OPTUNA_STORAGE, else the default
+    implicit = config.storage in (DEFAULT_STORAGE, os.environ.get(STORAGE_ENV))
+    storage_flag = "" if implicit else " --storage URL"
     print("next:")
     print(f"  optuna-dashboard {mask_url(config.storage)}   (or python -m search.dashboard)")
     print(f"  python -m search.refit --study {config.study}{storage_flag}")

@@ -29,7 +29,7 @@ from search.budget import (
 from search.config import RunConfig
 from search.errors import ConfigError
 from search.objective import Objective
-from search.storage import open_storage, retry_storage
+from search.storage import open_storage, retry_storage, storage_reason
 from search.study import create_or_load_study
 
 __all__ = ["WorkerSummary", "run_worker"]
@@ -62,7 +62,7 @@ class _Heartbeat:
                 try:
                     storage.record_heartbeat(trial_id)
                 except Exception as exc:  # a missed beat is retried at the next interval
-                    log.warning("heartbeat failed: %s", str(exc).splitlines()[0])
+                    log.warning("heartbeat failed: %s", storage_reason(exc))
 
         storage.record_heartbeat(trial_id)
         self._thread = threading.Thread(target=beat, daemon=True, name="heartbeat")
