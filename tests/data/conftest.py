@@ -9,17 +9,8 @@ import pytest
 
 from data.attributes import CELEBA_ATTRIBUTES
 from data.synth import generate_synthetic
+from tests.sample import SAMPLE
 
-_REPO = Path(__file__).resolve().parents[2]
-# The sample sits next to the checkout (../shared); some machines have it inside (shared/).
-SAMPLE = next(
-    (
-        path
-        for path in (_REPO.parent / "shared" / "celeba-sample", _REPO / "shared" / "celeba-sample")
-        if path.is_dir()
-    ),
-    None,
-)
 N_SYNTHETIC = 40
 
 

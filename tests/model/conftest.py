@@ -10,16 +10,6 @@ import pytest
 from data import CelebaData, Split
 from model import ModelParams
 
-_REPO = Path(__file__).resolve().parents[2]
-# the real CelebA sample: beside the checkout here, inside it on the device machine
-SAMPLE = (
-    next(
-        (p for p in (_REPO.parent / "shared", _REPO / "shared") if (p / "celeba-sample").is_dir()),
-        _REPO / "shared",
-    )
-    / "celeba-sample"
-)
-
 # what each synthetic attribute draws; "Noise" is drawn from nothing and cannot be learnt
 SYNTHETIC_ATTRS = ("Square", "Red", "Bar", "Noise")
 

@@ -9,9 +9,9 @@ import pytest
 
 import data
 from model import ModelParams, train
-from tests.model.conftest import SAMPLE
+from tests.sample import SAMPLE
 
-pytestmark = pytest.mark.skipif(not SAMPLE.is_dir(), reason=f"{SAMPLE} is absent")
+pytestmark = pytest.mark.skipif(SAMPLE is None, reason="../shared/celeba-sample is absent")
 
 
 def test_one_epoch_on_the_real_sample_gives_finite_metrics(tmp_path):

@@ -16,14 +16,9 @@ from model import ModelParams, build_model
 from search import predict
 from search.export import CARD_FIELDS, ExportError, export_model
 from search.faces import FaceError, celeba_crop_box, detect_largest_face, face_input, load_image
+from tests.sample import SAMPLE
 
-_REPO = Path(__file__).resolve().parents[2]
-SAMPLE = next(
-    (p / "celeba-sample" / "img_align_celeba" for p in (_REPO.parent / "shared", _REPO / "shared")
-     if (p / "celeba-sample").is_dir()),
-    _REPO / "shared" / "celeba-sample" / "img_align_celeba",
-)  # fmt: skip
-needs_sample = pytest.mark.skipif(not SAMPLE.is_dir(), reason="CelebA sample not present")
+needs_sample = pytest.mark.skipif(SAMPLE is None, reason="../shared/celeba-sample is absent")
 SIZE = 32
 
 
@@ -61,7 +56,7 @@ def files(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
 
 
 def sample_images(n: int) -> list[str]:
-    return [str(p) for p in sorted(SAMPLE.glob("*.jpg"))[:n]]
+    return [str(p) for p in sorted((SAMPLE / "img_align_celeba").glob("*.jpg"))[:n]]
 
 
 @needs_sample
