@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import signal
 import sys
 from multiprocessing.pool import Pool
 
@@ -35,10 +36,18 @@ def _runs_thread_pools() -> bool:
     return any(name in sys.modules for name in _THREADED)
 
 
+def _default_signals() -> None:
+    # A forked worker inherits its parent's handlers (search.run turns SIGTERM into Ctrl-C);
+    # the pool stops its workers with SIGTERM, which must simply end them. Ctrl-C is the
+    # parent's to handle.
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
 def process_pool(workers: int, preload: str) -> Pool:
     """A pool of `workers` processes; `preload` is the module their tasks live in."""
     if not _runs_thread_pools():
-        return multiprocessing.get_context("fork").Pool(workers)
+        return multiprocessing.get_context("fork").Pool(workers, initializer=_default_signals)
     context = multiprocessing.get_context("forkserver")
     context.set_forkserver_preload([preload])
-    return context.Pool(workers)
+    return context.Pool(workers, initializer=_default_signals)
