@@ -1,4 +1,5 @@
-"""Benchmark the search (not a test): python bench/search_bench.py [--trials 20] [--epochs 6].
+"""Benchmark the search (not a test): python bench/search_bench.py [--trials 20] [--epochs 8]
+[--seeds 0,1,2].
 
 On the demo's synthetic faces (32x32, the demo space) and the same seed, it runs
 (a) the notebook's way: random configurations, every one trained for all epochs, no pruning;
@@ -80,37 +81,51 @@ def model_build_seconds() -> float:
     return time.perf_counter() - started
 
 
+def compare(storage: str, seed: int, trials: int, epochs: int) -> tuple[int, int]:
+    """Run (a) and (b) with one seed and print the figures. Returns the epochs each spent to
+    reach (a)'s best; where (b) never did, all its epochs (never flattering to (b))."""
+    common = ["--seed", str(seed)]
+    print(f"seed {seed}: (a) random, no pruning, {trials} trials x {epochs} epochs")
+    baseline = ["--sampler", "random", "--pruner", "none", "--no-warm-start"]
+    notebook = run(storage, f"a-random-{seed}", trials, epochs, [*common, *baseline])
+    print(f"seed {seed}: (b) TPE + Hyperband, {trials} trials, up to {epochs} epochs")
+    ours = run(storage, f"b-default-{seed}", trials, epochs, common)
+    target = notebook.best_value - TOLERANCE
+    reached_a, total_a = epochs_to_reach(notebook, target)
+    reached_b, total_b = epochs_to_reach(ours, target)
+    print(f"\nseed {seed}: best validation macro AUC (a) {notebook.best_value:.4f}, "
+          f"(b) {ours.best_value:.4f}")  # fmt: skip
+    print(f"  epochs to come within {TOLERANCE} of (a)'s best ({target:.4f}):")
+    print(f"  (a) {reached_a} of {total_a} epochs spent")
+    if reached_b is None:
+        print(f"  (b) not reached in {total_b} epochs")
+    else:
+        print(f"  (b) {reached_b} of {total_b} epochs spent: {reached_b / reached_a:.0%} of (a)'s")
+    print(f"  all epochs: (b)/(a) = {total_b}/{total_a} = {total_b / total_a:.0%}")
+    for name, study in (("(a)", notebook), ("(b)", ours)):
+        outside, share = outside_training_share(study)
+        print(f"  {name} time outside train() and test scoring: {outside:.1f} s, "
+              f"{share:.2%} of trial time (target < 2%)")  # fmt: skip
+    return reached_a, total_b if reached_b is None else reached_b
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--trials", type=int, default=20)
-    parser.add_argument("--epochs", type=int, default=6)
+    parser.add_argument("--epochs", type=int, default=8)
+    parser.add_argument("--seeds", default="0", help="comma-separated, e.g. 0,1,2")
     args = parser.parse_args()
     optuna.logging.set_verbosity(optuna.logging.WARNING)
+    seeds = [int(seed) for seed in args.seeds.split(",")]
     with tempfile.TemporaryDirectory() as tmp:
         storage = f"sqlite:///{tmp}/bench.db"
-        print(f"(a) random, no pruning, {args.trials} trials x {args.epochs} epochs")
-        notebook = run(storage, "a-random", args.trials, args.epochs,
-                       ["--sampler", "random", "--pruner", "none", "--no-warm-start"])  # fmt: skip
-        print(f"(b) TPE + Hyperband, {args.trials} trials, up to {args.epochs} epochs")
-        ours = run(storage, "b-default", args.trials, args.epochs, [])
-        best_a = notebook.best_value
-        target = best_a - TOLERANCE
-        reached_a, total_a = epochs_to_reach(notebook, target)
-        reached_b, total_b = epochs_to_reach(ours, target)
-        print(f"\nbest validation macro AUC: (a) {best_a:.4f}   (b) {ours.best_value:.4f}")
-        print(f"epochs to come within {TOLERANCE} of (a)'s best ({target:.4f}):")
-        print(f"  (a) {reached_a} of {total_a} epochs spent")
-        if reached_b is None:
-            print(f"  (b) not reached in {total_b} epochs")
-        else:
-            print(f"  (b) {reached_b} of {total_b} epochs spent")
-            print(f"  ratio b/a: {reached_b / reached_a:.0%} (target <= 35%)")
-        print(f"all epochs: (b)/(a) = {total_b}/{total_a} = {total_b / total_a:.0%}")
-        for name, study in (("(a)", notebook), ("(b)", ours)):
-            outside, share = outside_training_share(study)
-            print(f"{name} time outside train() and test scoring: {outside:.1f} s, "
-                  f"{share:.2%} of trial time (target < 2%)")  # fmt: skip
-        print(f"model build (inside train()): {model_build_seconds():.2f} s per trial")
+        results = [compare(storage, seed, args.trials, args.epochs) for seed in seeds]
+    print(f"\nmodel build (inside train()): {model_build_seconds():.2f} s per trial")
+    if len(seeds) > 1:
+        spent_a = sum(a for a, _ in results)
+        spent_b = sum(b for _, b in results)
+        print(f"over seeds {args.seeds}: (b) spent {spent_b} epochs to (a)'s {spent_a} "
+              f"to reach (a)'s best: {spent_b / spent_a:.0%} (target <= 35%)")  # fmt: skip
     return 0
 
 
