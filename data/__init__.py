@@ -12,8 +12,8 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 from data.attributes import CELEBA_ATTRIBUTES
-from data.cache import CelebaData, Split, load
 from data.celeba import CelebaSource, read_celeba
+from data.dataset import CelebaData, Split, load
 from data.decode import decode_image
 from data.errors import DataError, UserError
 

@@ -24,7 +24,6 @@ import numpy as np
 from tqdm import tqdm
 
 from data.atomic import install, temp_dir_for
-from data.cache import CACHE_VERSION, MANIFEST, read_manifest
 from data.celeba import (
     PARTITIONS,
     CelebaSource,
@@ -33,6 +32,7 @@ from data.celeba import (
     read_celeba,
     source_fingerprint,
 )
+from data.dataset import CACHE_VERSION, MANIFEST, read_manifest
 from data.decode import decode_rows, decode_task
 from data.errors import DataError, UserError
 from data.workers import process_pool, worker_count
