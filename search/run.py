@@ -138,7 +138,10 @@ def _run_worker_processes(config: RunConfig) -> int:
     children = []
     for index in range(config.workers):
         argv = [sys.executable, "-m", "search.run", *_child_arguments(config, index)]
-        children.append(subprocess.Popen(argv, env={**env, **worker_environment(index)}))
+        # Their own session: a Ctrl-C at the terminal reaches this process only, which passes
+        # it on once (a second one would make a worker stop at once, mid-batch).
+        child_env = {**env, **worker_environment(index)}
+        children.append(subprocess.Popen(argv, env=child_env, start_new_session=True))
     try:
         codes = [child.wait() for child in children]
     except KeyboardInterrupt:
