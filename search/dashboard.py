@@ -19,11 +19,14 @@ from pathlib import Path
 from socketserver import ThreadingMixIn
 from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
-import sqlalchemy
-from sqlalchemy.engine import make_url
-
 from data.errors import UserError
-from search.storage import STORAGE_ENV, mask_url, open_storage, resolve_storage_url
+from search.storage import (
+    STORAGE_ENV,
+    mask_url,
+    open_storage,
+    resolve_storage_url,
+    warn_if_password_in_argv,
+)
 
 __all__ = ["DEFAULT_ARTIFACTS", "main"]
 
@@ -62,12 +65,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     signal.signal(signal.SIGTERM, signal.default_int_handler)  # docker stop = Ctrl-C
-    if args.storage and _has_password(args.storage):
-        print(
-            f"warning: the password in --storage is visible in the process list; "
-            f"put the URL in ${STORAGE_ENV} instead",
-            file=sys.stderr,
-        )
+    warn_if_password_in_argv(args.storage)
     url = resolve_storage_url(args.storage)
     try:
         server = _listen(args.host, args.port, _make_app(url, args.artifacts))
@@ -82,13 +80,6 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         server.server_close()
     return 0
-
-
-def _has_password(url: str) -> bool:
-    try:
-        return make_url(url).password is not None
-    except sqlalchemy.exc.ArgumentError:
-        return False
 
 
 def _make_app(url: str, artifacts: Path):

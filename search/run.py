@@ -26,7 +26,13 @@ from data import CelebaData, UserError  # noqa: E402
 from search.config import RunConfig, apply_preset  # noqa: E402
 from search.datasets import prepare_data  # noqa: E402
 from search.devices import default_workers, worker_environment  # noqa: E402
-from search.storage import STORAGE_ENV, mask_url, open_storage, resolve_storage_url  # noqa: E402
+from search.storage import (  # noqa: E402
+    STORAGE_ENV,
+    mask_url,
+    open_storage,
+    resolve_storage_url,
+    warn_if_password_in_argv,
+)
 
 __all__ = ["main"]
 
@@ -83,6 +89,8 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     signal.signal(signal.SIGTERM, signal.default_int_handler)  # docker stop = Ctrl-C
+    if args.worker_index is None:
+        warn_if_password_in_argv(args.storage)
     try:
         config = config_from_args(args)
         # A worker in this process may replace itself only when it is a real command.

@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import os
 import sqlite3
+import sys
 import time
 import warnings
 from collections.abc import Callable
@@ -31,6 +32,7 @@ __all__ = [
     "retry_storage",
     "sqlite_path",
     "storage_reason",
+    "warn_if_password_in_argv",
 ]
 
 log = logging.getLogger(__name__)
@@ -57,6 +59,20 @@ def mask_url(url: str) -> str:
         return make_url(url).render_as_string(hide_password=True)
     except sqlalchemy.exc.ArgumentError:
         return "<unparseable storage URL>"
+
+
+def warn_if_password_in_argv(cli_value: str | None) -> None:
+    """A password given with --storage is visible to every user of the machine in `ps`."""
+    try:
+        exposed = cli_value is not None and make_url(cli_value).password is not None
+    except sqlalchemy.exc.ArgumentError:
+        exposed = False
+    if exposed:
+        print(
+            f"warning: the password in --storage is visible in the process list; "
+            f"put the URL in ${STORAGE_ENV} instead",
+            file=sys.stderr,
+        )
 
 
 def sqlite_path(url: str) -> Path | None:

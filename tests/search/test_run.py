@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import os
 import signal
 import time
 
@@ -155,8 +156,8 @@ def test_a_pruner_that_says_prune_stops_the_trial_after_one_epoch(in_search_home
         (["--trials", "2", "--sampler", "grid"], "--sampler grid walks the notebook's grid"),
         (["--trials", "2", "--data", "/nowhere/celeba"], "no CelebA folder at /nowhere/celeba"),
         (
-            ["--trials", "2", "--storage", "postgresql+psycopg://u:topsecret@127.0.0.1:1/x"],
-            "cannot open storage postgresql+psycopg://u:***@127.0.0.1:1/x",
+            ["--trials", "2", "--storage", "postgresql+psycopg://u@127.0.0.1:1/x"],
+            "cannot open storage postgresql+psycopg://u@127.0.0.1:1/x",
         ),
     ],
 )
@@ -164,7 +165,20 @@ def test_bad_arguments_get_one_clear_line(in_search_home, capsys, args, message)
     assert main([*TINY_RUN, *args]) == 2
     err = capsys.readouterr().err
     assert err.startswith("error: ") and message in err
-    assert err.count("\n") == 1 and "topsecret" not in err
+    assert err.count("\n") == 1
+
+
+def test_an_unreachable_storage_never_shows_its_password(in_search_home, capsys, monkeypatch):
+    monkeypatch.setenv("OPTUNA_STORAGE", "postgresql+psycopg://u:topsecret@127.0.0.1:1/x")
+    assert main([*TINY_RUN, "--trials", "2"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: cannot open storage postgresql+psycopg://u:***@127.0.0.1:1/x: ")
+    assert "topsecret" not in err and err.count("\n") == 1
+
+    assert main([*TINY_RUN, "--trials", "2", "--storage", os.environ["OPTUNA_STORAGE"]]) == 2
+    warning, error = capsys.readouterr().err.splitlines()
+    assert "visible in the process list" in warning and "OPTUNA_STORAGE" in warning
+    assert "topsecret" not in warning + error
 
 
 def test_a_worker_replaces_itself_after_its_share_of_trials(search_home):
