@@ -10,7 +10,7 @@ INSTALLED := $(VENV)/.installed
 $(INSTALLED): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[dev]' --config-settings editable_mode=compat
+	$(PY) -m pip install --quiet -e '.[dev]'
 	touch $(INSTALLED)
 
 setup: $(INSTALLED)
@@ -21,7 +21,7 @@ DEMO_FACES := $(addprefix data/synthetic/n5000-seed0/img_align_celeba/,004998.jp
 demo: setup
 	$(PY) -m search.run --preset demo --trials 20
 	$(PY) -m search.refit --study demo --max-epochs 15
-	$(PY) -m search.predict --model studies/demo/best --no-detect $(DEMO_FACES)
+	$(PY) -m serve.predict --model studies/demo/best --no-detect $(DEMO_FACES)
 	$(PY) -m search.report --study demo
 	@echo "dashboard: $(PY) -m search.dashboard, then open http://127.0.0.1:8080"
 	@echo "report:    open studies/demo/report/index.html in a browser"

@@ -35,7 +35,7 @@ from data.celeba import (
 from data.dataset import CACHE_VERSION, MANIFEST, read_manifest
 from data.decode import decode_rows, decode_task
 from data.errors import DataError, UserError
-from data.workers import process_pool, worker_count
+from data.pool import process_pool, worker_count
 
 __all__ = ["default_cache_dir", "main", "prepare_cache"]
 

@@ -22,8 +22,8 @@ import numpy as np
 from data.atomic import install, temp_dir_for
 from data.attributes import CELEBA_ATTRIBUTES
 from data.errors import DataError, UserError
-from data.faces import draw_face, sample_face
-from data.workers import process_pool, worker_count
+from data.face_drawing import draw_face, sample_face
+from data.pool import process_pool, worker_count
 
 __all__ = ["ensure_synthetic", "generate_synthetic", "image_id", "main", "partition_sizes"]
 

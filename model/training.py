@@ -12,8 +12,8 @@ from typing import TYPE_CHECKING
 import keras
 import numpy as np
 
+from model.batches import TrainBatches
 from model.errors import NonFiniteLossError
-from model.feed import TrainBatches
 from model.metrics import Metrics, evaluate
 from model.network import ModelParams, build_model
 

@@ -32,16 +32,16 @@ from optuna.trial import FrozenTrial, TrialState  # noqa: E402
 from data import CelebaData  # noqa: E402
 from data.errors import UserError  # noqa: E402
 from model import Metrics, evaluate, predict_proba, train  # noqa: E402
-from search.choose import load_existing_study  # noqa: E402
-from search.datasets import data_for_study  # noqa: E402
-from search.export import (  # noqa: E402
+from model.export import (  # noqa: E402
     CARD_NAME,
     export_model,
     git_commit,
     package_versions,
 )
+from search.choose import load_existing_study  # noqa: E402
 from search.space import params_from_dict  # noqa: E402
 from search.storage import STORAGE_ENV, mask_url, resolve_storage_url, retry_storage  # noqa: E402
+from search.study_data import data_for_study  # noqa: E402
 
 __all__ = [
     "ARTIFACT_DIR",

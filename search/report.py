@@ -30,8 +30,8 @@ from optuna.trial import FrozenTrial, TrialState  # noqa: E402
 
 from data.atomic import install, temp_dir_for  # noqa: E402
 from data.errors import UserError  # noqa: E402
+from model.export import CARD_NAME, ExportError, read_card  # noqa: E402
 from search.choose import load_existing_study  # noqa: E402
-from search.export import CARD_NAME, ExportError, read_card  # noqa: E402
 from search.storage import STORAGE_ENV, mask_url, resolve_storage_url, retry_storage  # noqa: E402
 
 __all__ = ["Report", "main", "write_report"]

@@ -24,7 +24,6 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 from data import CelebaData, UserError  # noqa: E402
 from search.config import RunConfig, apply_preset  # noqa: E402
-from search.datasets import prepare_data  # noqa: E402
 from search.devices import default_workers, worker_environment  # noqa: E402
 from search.storage import (  # noqa: E402
     STORAGE_ENV,
@@ -33,6 +32,7 @@ from search.storage import (  # noqa: E402
     resolve_storage_url,
     warn_if_password_in_argv,
 )
+from search.study_data import prepare_data  # noqa: E402
 
 __all__ = ["main"]
 

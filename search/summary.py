@@ -7,7 +7,7 @@ import os
 import optuna
 from optuna.trial import TrialState
 
-from data.faces import LABEL_ONLY_ATTRIBUTES
+from data.face_drawing import LABEL_ONLY_ATTRIBUTES
 from search.config import RunConfig
 from search.storage import DEFAULT_STORAGE, STORAGE_ENV, mask_url, open_storage
 

@@ -11,7 +11,7 @@ from PIL import Image
 
 from data import DataError, ensure_synthetic, generate_synthetic, read_celeba
 from data.attributes import CELEBA_ATTRIBUTES
-from data.faces import sample_face
+from data.face_drawing import sample_face
 from data.synth import main, partition_sizes, render_range
 
 CELEBA_RATES = {

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from search.datasets import prepare_data
+from search.study_data import prepare_data
 
 # The smallest useful search: 16x16 faces, the demo space, two epochs per trial.
 TINY_RUN = ["--preset", "demo", "--synthetic-n", "300", "--image-size", "16", "--epochs", "2"]

@@ -1,4 +1,4 @@
-"""search.refit and search.export on a tiny synthetic study (32x32, a few hundred faces)."""
+"""search.refit and model.export on a tiny synthetic study (32x32, a few hundred faces)."""
 
 from __future__ import annotations
 
@@ -14,10 +14,10 @@ from optuna.distributions import CategoricalDistribution, FloatDistribution
 from optuna.trial import TrialState
 
 from model import predict_proba
+from model.export import CARD_FIELDS, export_model, read_card
 from search import refit, report
-from search.datasets import data_for_study
-from search.export import CARD_FIELDS, export_model, read_card
 from search.refit import base_rate_probs, tune_thresholds
+from search.study_data import data_for_study
 
 SETTINGS = {"data": "synthetic", "image_size": 32, "space": "demo", "metric": "macro",
             "epochs": 1, "synthetic_n": 300, "seed": 0}  # fmt: skip

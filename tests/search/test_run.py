@@ -137,7 +137,7 @@ class _AlwaysPrune(optuna.pruners.BasePruner):
 
 
 def test_a_pruner_that_says_prune_stops_the_trial_after_one_epoch(in_search_home):
-    from search.datasets import prepare_data
+    from search.study_data import prepare_data
 
     data = prepare_data("synthetic", image_size=16, synthetic_n=300, seed=0)
     study = optuna.create_study(direction="maximize", pruner=_AlwaysPrune())

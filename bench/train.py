@@ -5,11 +5,11 @@ notebook's 10.5M-parameter network finishes in minutes on a small CPU), for:
   (a) the notebook's network at 64x64, at each of --batch-sizes;
   (b) a narrow network at 32x32, at --narrow-batch;
 each fed (1) from the cache, a memory-mapped uint8 .npy (or held in memory with
---in-memory), through model.feed.TrainBatches exactly as model.train feeds it, and
+--in-memory), through model.batches.TrainBatches exactly as model.train feeds it, and
 (2) from the notebook's pipeline: tf.data over JPEG paths, decoding every epoch.
 
-    python -m bench.train_bench                                  # CPU, TensorFlow backend
-    KERAS_BACKEND=jax python -m bench.train_bench --in-memory --batch-sizes 256,1024 \
+    python -m bench.train                                  # CPU, TensorFlow backend
+    KERAS_BACKEND=jax python -m bench.train --in-memory --batch-sizes 256,1024 \
         --narrow-batch 1024 --steps 100 --images 4096            # a GPU machine with JAX
 
 Mixed precision follows model.train (on when a GPU is visible); the JPEG pipeline needs
@@ -32,7 +32,7 @@ from PIL import Image
 
 from data.decode import decode_image
 from model import MIXED_POLICY, ModelParams, build_model, gpu_available
-from model.feed import TrainBatches
+from model.batches import TrainBatches
 
 log = logging.getLogger(__name__)
 

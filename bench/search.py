@@ -1,4 +1,4 @@
-"""Benchmark the search (not a test): python bench/search_bench.py [--trials 20] [--epochs 8]
+"""Benchmark the search (not a test): python -m bench.search [--trials 20] [--epochs 8]
 [--seeds 0,1,2].
 
 On the demo's synthetic faces (32x32, the demo space) and the same seed, it runs
@@ -14,13 +14,10 @@ from __future__ import annotations
 
 import argparse
 import os
-import sys
 import tempfile
 import time
-from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import optuna  # noqa: E402
 from optuna.trial import TrialState  # noqa: E402

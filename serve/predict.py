@@ -1,6 +1,6 @@
-"""`python -m search.predict`: the facial attributes of the faces in some photos.
+"""`python -m serve.predict`: the facial attributes of the faces in some photos.
 
-    python -m search.predict IMAGE... [--model DIR] [--json] [--threshold card|P] [--no-detect]
+    python -m serve.predict IMAGE... [--model DIR] [--json] [--threshold card|P] [--no-detect]
 
 For each image (JPEG or PNG, any size, EXIF orientation honoured) the largest face is found
 and cropped like CelebA's aligned images (`--no-detect` for images that are such crops
@@ -28,8 +28,8 @@ import numpy as np  # noqa: E402
 
 from data.errors import UserError  # noqa: E402
 from model import predict_proba  # noqa: E402
-from search.export import ExportError, newest_export, read_card  # noqa: E402
-from search.faces import face_input, load_image  # noqa: E402
+from model.export import ExportError, newest_export, read_card  # noqa: E402
+from serve.face_crop import face_input, load_image  # noqa: E402
 
 __all__ = ["Prediction", "load_export", "main", "predict_images", "thresholds_for"]
 
@@ -144,7 +144,7 @@ def print_table(prediction: Prediction) -> None:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="python -m search.predict",
+        prog="python -m serve.predict",
         description="Predict CelebA's 40 facial attributes for the largest face in each image.",
     )
     add = parser.add_argument

@@ -1,4 +1,4 @@
-"""Benchmark the data layer (not a test): python bench/data_bench.py [--n 5000] [--size 64].
+"""Benchmark the data layer (not a test): python -m bench.data [--n 5000] [--size 64].
 
 On a synthetic CelebA-like set (178x218 JPEGs, generated once under --workdir) it prints:
 
@@ -18,17 +18,14 @@ import logging
 import os
 import resource
 import shutil
-import sys
 import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from data import ensure_synthetic, load, prepare_cache, read_celeba  # noqa: E402
-from data.decode import decode_image  # noqa: E402
+from data import ensure_synthetic, load, prepare_cache, read_celeba
+from data.decode import decode_image
 
 CELEBA_SIZE = 202_599
 BATCH = 32

@@ -1,4 +1,4 @@
-"""search.predict and search.faces on real JPEG/PNG files and a real (tiny, untrained) export."""
+"""serve.predict and serve.face_crop on real JPEG/PNG files and a real (tiny, untrained) export."""
 
 from __future__ import annotations
 
@@ -11,11 +11,11 @@ import pytest
 from PIL import Image
 
 from data.attributes import CELEBA_ATTRIBUTES
-from data.faces import draw_face, sample_face
+from data.face_drawing import draw_face, sample_face
 from model import ModelParams, build_model
+from model.export import CARD_FIELDS, ExportError, export_model
 from search import predict
-from search.export import CARD_FIELDS, ExportError, export_model
-from search.faces import FaceError, celeba_crop_box, detect_largest_face, face_input, load_image
+from serve.face_crop import FaceError, celeba_crop_box, detect_largest_face, face_input, load_image
 from tests.sample import SAMPLE
 
 needs_sample = pytest.mark.skipif(SAMPLE is None, reason="../shared/celeba-sample is absent")

@@ -1,0 +1,1 @@
+"""Benchmarks that print the figures quoted in README: `python -m bench.<name>`."""

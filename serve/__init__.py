@@ -1,0 +1,1 @@
+"""Serving an exported model: face cropping, `python -m serve.predict`, the web service."""
