@@ -17,7 +17,6 @@ import json
 import logging
 import os
 import shutil
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -32,9 +31,10 @@ from data.celeba import (
     read_celeba,
     source_fingerprint,
 )
+from data.cli import run_command
 from data.dataset import CACHE_VERSION, MANIFEST, read_manifest
 from data.decode import decode_rows, decode_task
-from data.errors import DataError, UserError
+from data.errors import DataError
 from data.pool import process_pool, worker_count
 
 __all__ = ["default_cache_dir", "main", "prepare_cache"]
@@ -235,15 +235,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
-    try:
-        path = prepare_cache(
-            args.celeba, args.size, args.out, args.strict, not args.quiet, args.workers
+    return run_command(
+        lambda: print(
+            prepare_cache(
+                args.celeba, args.size, args.out, args.strict, not args.quiet, args.workers
+            )
         )
-    except UserError as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
-    print(path)
-    return 0
+    )
 
 
 if __name__ == "__main__":

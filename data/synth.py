@@ -14,14 +14,14 @@ import json
 import logging
 import os
 import shutil
-import sys
 from pathlib import Path
 
 import numpy as np
 
 from data.atomic import install, temp_dir_for
 from data.attributes import CELEBA_ATTRIBUTES
-from data.errors import DataError, UserError
+from data.cli import run_command
+from data.errors import DataError
 from data.face_drawing import draw_face, sample_face
 from data.pool import process_pool, worker_count
 
@@ -153,13 +153,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--workers", type=int, help="processes (default: all cores)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
-    try:
-        path = generate_synthetic(args.out, args.n, args.seed, args.workers)
-    except UserError as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
-    print(path)
-    return 0
+    return run_command(
+        lambda: print(generate_synthetic(args.out, args.n, args.seed, args.workers))
+    )
 
 
 if __name__ == "__main__":

@@ -14,11 +14,11 @@ from __future__ import annotations
 import argparse
 import logging
 import signal
-import sys
 from pathlib import Path
 from socketserver import ThreadingMixIn
 from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
+from data.cli import run_command
 from data.errors import UserError
 from search.storage import (
     STORAGE_ENV,
@@ -33,8 +33,6 @@ __all__ = ["DEFAULT_ARTIFACTS", "main"]
 log = logging.getLogger(__name__)
 
 DEFAULT_ARTIFACTS = Path("studies/artifacts")
-EXIT_USER_ERROR = 2
-EXIT_INTERRUPTED = 130
 
 
 class _ThreadingServer(ThreadingMixIn, WSGIServer):
@@ -67,19 +65,16 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGTERM, signal.default_int_handler)  # docker stop = Ctrl-C
     warn_if_password_in_argv(args.storage)
     url = resolve_storage_url(args.storage)
-    try:
-        server = _listen(args.host, args.port, _make_app(url, args.artifacts))
-    except UserError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return EXIT_USER_ERROR
+    return run_command(lambda: _serve(url, args))
+
+
+def _serve(url: str, args: argparse.Namespace) -> None:
+    server = _listen(args.host, args.port, _make_app(url, args.artifacts))
     print(f"optuna-dashboard for {mask_url(url)} on http://{args.host}:{args.port}/", flush=True)
     try:
         server.serve_forever()
-    except KeyboardInterrupt:
-        return EXIT_INTERRUPTED
     finally:
         server.server_close()
-    return 0
 
 
 def _make_app(url: str, artifacts: Path):

@@ -22,7 +22,8 @@ from dataclasses import fields, replace
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-from data import CelebaData, UserError  # noqa: E402
+from data import CelebaData  # noqa: E402
+from data.cli import EXIT_INTERRUPTED, EXIT_OK, EXIT_SOME_FAILED, print_error, run_command  # noqa: E402
 from search.config import RunConfig, apply_preset  # noqa: E402
 from search.devices import default_workers, worker_environment  # noqa: E402
 from search.storage import (  # noqa: E402
@@ -38,8 +39,6 @@ __all__ = ["main"]
 
 log = logging.getLogger(__name__)
 
-EXIT_USER_ERROR = 2
-EXIT_INTERRUPTED = 130
 EXIT_RECYCLE = 75  # internal: this worker process is to be replaced by a fresh one
 
 
@@ -91,37 +90,34 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGTERM, signal.default_int_handler)  # docker stop = Ctrl-C
     if args.worker_index is None:
         warn_if_password_in_argv(args.storage)
-    try:
-        config = config_from_args(args)
-        # A worker in this process may replace itself only when it is a real command.
-        in_process = config if argv is None else replace(config, trials_per_process=sys.maxsize)
-        if args.worker_index is not None:
-            return _run_one_worker(in_process, args.worker_index)
-        print(
-            f"study {config.study!r} on {mask_url(config.storage)}: budget {config.trials} "
-            f"trials, {config.workers} worker(s), space {config.space}, {config.epochs} epochs, "
-            f"{config.image_size}px, sampler {config.sampler}, pruner {config.pruner}",
-            flush=True,
-        )
-        data = _prepare(config)
-        open_storage(config.storage, grace_period=config.grace_period)  # fail fast, one line
-        if config.workers == 1:
-            code = _run_one_worker(in_process, 0, data)
-            if code == EXIT_RECYCLE:
-                return code
-        else:
-            code = _run_worker_processes(config)
-        if code == 0:
-            from search.summary import print_summary
+    return run_command(lambda: _run(args, in_process=argv is not None))
 
-            print_summary(config)
-        return code
-    except UserError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return EXIT_USER_ERROR
-    except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
-        return EXIT_INTERRUPTED
+
+def _run(args: argparse.Namespace, in_process: bool) -> int:
+    config = config_from_args(args)
+    # A worker may replace itself (exec) only when this process is the real command.
+    worker_config = replace(config, trials_per_process=sys.maxsize) if in_process else config
+    if args.worker_index is not None:
+        return _run_one_worker(worker_config, args.worker_index)
+    print(
+        f"study {config.study!r} on {mask_url(config.storage)}: budget {config.trials} "
+        f"trials, {config.workers} worker(s), space {config.space}, {config.epochs} epochs, "
+        f"{config.image_size}px, sampler {config.sampler}, pruner {config.pruner}",
+        flush=True,
+    )
+    data = _prepare(config)
+    open_storage(config.storage, grace_period=config.grace_period)  # fail fast, one line
+    if config.workers == 1:
+        code = _run_one_worker(worker_config, 0, data)
+        if code == EXIT_RECYCLE:
+            return code
+    else:
+        code = _run_worker_processes(config)
+    if code == EXIT_OK:
+        from search.summary import print_summary
+
+        print_summary(config)
+    return code
 
 
 def _run_one_worker(config: RunConfig, index: int, data: CelebaData | None = None) -> int:
@@ -133,7 +129,7 @@ def _run_one_worker(config: RunConfig, index: int, data: CelebaData | None = Non
             f"worker {index}: {config.trials_per_process} trials done; restarting to free memory"
         )
         return EXIT_RECYCLE
-    return EXIT_INTERRUPTED if summary.interrupted else 0
+    return EXIT_INTERRUPTED if summary.interrupted else EXIT_OK
 
 
 def _prepare(config: RunConfig) -> CelebaData:
@@ -162,9 +158,9 @@ def _run_worker_processes(config: RunConfig) -> int:
         return EXIT_INTERRUPTED
     failed = [i for i, code in enumerate(codes) if code != 0]
     if failed:
-        print(f"error: worker(s) {failed} exited with an error", file=sys.stderr)
-        return 1
-    return 0
+        print_error(f"worker(s) {failed} exited with an error")
+        return EXIT_SOME_FAILED
+    return EXIT_OK
 
 
 def _child_arguments(config: RunConfig, index: int) -> list[str]:
