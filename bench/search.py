@@ -22,6 +22,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import optuna  # noqa: E402
 from optuna.trial import TrialState  # noqa: E402
 
+from search.records import TrialRecord  # noqa: E402
 from search.run import main as run_search  # noqa: E402
 from search.storage import open_storage  # noqa: E402
 
@@ -58,7 +59,8 @@ def outside_training_share(study: optuna.Study) -> tuple[float, float]:
     outside = total = 0.0
     for trial in study.get_trials(states=(TrialState.COMPLETE,)):
         wall = (trial.datetime_complete - trial.datetime_start).total_seconds()
-        inside = trial.user_attrs["train_seconds"] + trial.user_attrs["test_eval_seconds"]
+        record = TrialRecord.of(trial)
+        inside = record.train_seconds + record.test_eval_seconds
         outside += max(wall - inside, 0.0)
         total += wall
     return outside, outside / total
@@ -68,9 +70,10 @@ def model_build_seconds() -> float:
     import keras
 
     from model import build_model
-    from search.space import params_from_dict, warm_start_params
+    from search.space import SPACES
 
-    params = params_from_dict(warm_start_params("demo")[0], "demo").model
+    demo = SPACES["demo"]
+    params = demo.params(demo.warm_starts[0]).model
     build_model(params, 32, 40)  # the first build pays for imports and graph set-up
     keras.backend.clear_session()
     started = time.perf_counter()

@@ -1,24 +1,34 @@
-"""The CNN, its training loop and exact metrics; knows nothing of Optuna.
+"""The CNN, its training loop, exact metrics and the exported model's format; knows nothing
+of Optuna.
 
 params = ModelParams(conv_widths=(32, 64, 128, 256))
 result = train(params, data, epochs=10, batch_size=64, patience=3)
 probs = predict_proba(result.model, data.test.images)
 metrics = evaluate(data.test.labels, probs, data.attr_names)
+
+Names are imported on first use, so that code which only names a configuration or reads a
+model card (`ModelParams`, `ModelCard`) does not load Keras and its backend.
 """
 
 from __future__ import annotations
 
-from model.errors import NonFiniteLossError, TrainingError
-from model.metrics import Metrics, evaluate, roc_auc
-from model.network import ModelParams, build_model
-from model.training import (
-    MIXED_POLICY,
-    EpochResult,
-    TrainResult,
-    gpu_available,
-    predict_proba,
-    train,
-)
+import importlib
+from typing import TYPE_CHECKING, Any
+
+from model.params import ModelParams
+
+if TYPE_CHECKING:
+    from model.errors import NonFiniteLossError, TrainingError
+    from model.metrics import Metrics, evaluate, roc_auc
+    from model.network import build_model
+    from model.training import (
+        MIXED_POLICY,
+        EpochResult,
+        TrainResult,
+        gpu_available,
+        predict_proba,
+        train,
+    )
 
 __all__ = [
     "MIXED_POLICY",
@@ -35,3 +45,24 @@ __all__ = [
     "roc_auc",
     "train",
 ]
+
+_LAZY = {
+    "NonFiniteLossError": "model.errors",
+    "TrainingError": "model.errors",
+    "Metrics": "model.metrics",
+    "evaluate": "model.metrics",
+    "roc_auc": "model.metrics",
+    "build_model": "model.network",
+    "MIXED_POLICY": "model.training",
+    "EpochResult": "model.training",
+    "TrainResult": "model.training",
+    "gpu_available": "model.training",
+    "predict_proba": "model.training",
+    "train": "model.training",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'model' has no attribute {name!r}")

@@ -1,8 +1,10 @@
-"""Errors raised while training: a search fails the trial, a refit reports it."""
+"""Errors of the model package: training that went wrong, and exports that cannot be used."""
 
 from __future__ import annotations
 
-__all__ = ["NonFiniteLossError", "TrainingError"]
+from data.errors import UserError
+
+__all__ = ["CardError", "ExportError", "NonFiniteLossError", "TrainingError"]
 
 
 class TrainingError(Exception):
@@ -11,3 +13,11 @@ class TrainingError(Exception):
 
 class NonFiniteLossError(TrainingError):
     """Raised when the training loss becomes NaN or infinite; says at which epoch and batch."""
+
+
+class ExportError(UserError):
+    """Raised when an export folder is missing, incomplete, unloadable or cannot be written."""
+
+
+class CardError(ExportError):
+    """Raised when a model card is not valid JSON or a field has the wrong type or range."""

@@ -1,76 +1,46 @@
-"""The exported model: a folder with model.keras, model_card.json and (TensorFlow) a SavedModel.
+"""The export folder: model.keras, model_card.json and (on TensorFlow) a SavedModel.
 
-The folder is written under a temporary name next to its destination and renamed into
-place (data.atomic); an older export is renamed away first and deleted last, so a reader
-sees either the old export or the new one, never half of one.
+The folder is written under a temporary name next to its destination and swapped into
+place (data.atomic), so a reader sees either the old export or the new one, never half of
+one. Exports live in `studies/<study>/best` unless told otherwise.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import datetime
 import importlib.metadata
-import json
 import platform
 import shutil
 import subprocess
+import zipfile
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from data.atomic import install, temp_dir_for
-from data.errors import UserError
+from model.card import CARD_NAME, MODEL_NAME, SAVEDMODEL_NAME, ExportFiles, ModelCard
+from model.errors import CardError, ExportError
 
 if TYPE_CHECKING:
     import keras
 
 __all__ = [
-    "CARD_FIELDS",
-    "CARD_NAME",
-    "MODEL_NAME",
-    "SAVEDMODEL_NAME",
-    "ExportError",
+    "EXPORTS_ROOT",
+    "default_export_dir",
     "export_model",
     "git_commit",
+    "load_export",
     "newest_export",
     "package_versions",
     "read_card",
 ]
 
-CARD_NAME = "model_card.json"
-MODEL_NAME = "model.keras"
-SAVEDMODEL_NAME = "saved_model"
-CARD_FIELDS = (
-    "study",
-    "trial",
-    "objective",
-    "params",
-    "model_params",
-    "batch_size",
-    "image_size",
-    "attr_names",
-    "thresholds",
-    "validation",
-    "test",
-    "base_rate_test",
-    "notebook_test_micro_auc",
-    "epochs_trained",
-    "best_epoch",
-    "max_epochs",
-    "patience",
-    "training_seconds",
-    "n_params",
-    "data",
-    "versions",
-    "git_commit",
-    "keras_backend",
-    "files",
-    "created",
-)
-_FILLED_HERE = ("keras_backend", "files", "created")  # by export_model itself
+EXPORTS_ROOT = Path("studies")  # <root>/<study>/best
 _PACKAGES = ("keras", "tensorflow", "jax", "optuna", "numpy", "pillow", "opencv-python-headless")
 
 
-class ExportError(UserError):
-    """Raised when an export folder is missing, incomplete or cannot be written."""
+def default_export_dir(study: str) -> Path:
+    return EXPORTS_ROOT / study / "best"
 
 
 def package_versions() -> dict[str, str | None]:
@@ -101,19 +71,15 @@ def git_commit(where: str | Path = ".") -> str | None:
 
 
 def export_model(
-    model: keras.Model, card: dict, out: str | Path, *, savedmodel: bool = True
-) -> dict:
+    model: keras.Model, card: ModelCard, out: str | Path, *, savedmodel: bool = True
+) -> ModelCard:
     """Write `model` and its `card` to the folder `out`, replacing an older export atomically.
 
     A SavedModel is added when `savedmodel` and the Keras backend is TensorFlow. The card's
-    `files`, `created` and `keras_backend` fields are filled in here; every other field
-    of CARD_FIELDS must be present. Returns the card as written.
+    `keras_backend`, `files` and `created` are filled in here. Returns the card as written.
     """
     import keras  # here, so that reading a card (report, predict's lookup) skips TensorFlow
 
-    missing = [name for name in CARD_FIELDS if name not in card and name not in _FILLED_HERE]
-    if missing:
-        raise ValueError(f"model card lacks {', '.join(missing)}")
     out = Path(out)
     try:
         tmp = temp_dir_for(out)
@@ -122,42 +88,69 @@ def export_model(
         raise ExportError(f"cannot create the export folder {out}: {err.strerror}") from None
     try:
         model.save(tmp / MODEL_NAME)
-        files = {"model": MODEL_NAME, "savedmodel": None}
         backend = keras.backend.backend()
+        files = ExportFiles(model=MODEL_NAME)
         if savedmodel and backend == "tensorflow":
             model.export(str(tmp / SAVEDMODEL_NAME), format="tf_saved_model", verbose=False)
-            files["savedmodel"] = SAVEDMODEL_NAME
-        full = {
-            **card,
-            "keras_backend": backend,
-            "files": files,
-            "created": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
-        }
-        (tmp / CARD_NAME).write_text(json.dumps(full, indent=2) + "\n", encoding="utf-8")
+            files = ExportFiles(model=MODEL_NAME, savedmodel=SAVEDMODEL_NAME)
+        written = dataclasses.replace(
+            card,
+            keras_backend=backend,
+            files=files,
+            created=datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
+        )
+        (tmp / CARD_NAME).write_text(written.to_json(), encoding="utf-8")
         install(tmp, out)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
-    return full
+    return written
 
 
-def read_card(export_dir: str | Path) -> dict:
-    """The model card of an export folder (ExportError if it is missing or unreadable)."""
+def read_card(export_dir: str | Path) -> ModelCard:
+    """The validated model card of an export folder (ExportError, one line, if unusable)."""
     path = Path(export_dir) / CARD_NAME
     try:
-        card = json.loads(path.read_text(encoding="utf-8"))
+        text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise ExportError(
             f"{export_dir}: no {CARD_NAME} (not an export; run search.refit)"
         ) from None
-    except (OSError, ValueError) as err:
+    except (OSError, UnicodeDecodeError) as err:
         raise ExportError(f"{path}: unreadable model card ({err})") from None
-    if not isinstance(card, dict) or "attr_names" not in card or "image_size" not in card:
-        raise ExportError(f"{path}: not a model card of this project")
-    return card
+    try:
+        return ModelCard.from_json(text)
+    except CardError as err:
+        raise CardError(f"{path}: invalid model card: {err}") from None
 
 
-def newest_export(root: str | Path = "studies") -> Path:
+def load_export(export_dir: str | Path) -> tuple[keras.Model, ModelCard]:
+    """The exported model, for inference, and its card; Keras' safe_mode stays on."""
+    import keras
+
+    card = read_card(export_dir)
+    path = Path(export_dir) / card.files.model
+    try:
+        model = keras.saving.load_model(path, compile=False, safe_mode=True)
+    except (ValueError, OSError, zipfile.BadZipFile) as err:
+        reason = str(err).strip().split(". ")[0]
+        if "safe_mode" in str(err):
+            raise ExportError(
+                f"{path}: refused, the model needs unsafe deserialization ({reason}); "
+                "only models that Keras' safe_mode accepts are loaded"
+            ) from None
+        raise ExportError(f"{path}: cannot load the model ({reason})") from None
+    size = card.image_size
+    expected = (None, size, size, 3)
+    if tuple(model.input_shape) != expected or model.output_shape[-1] != len(card.attr_names):
+        raise ExportError(
+            f"{path}: model takes {model.input_shape} and gives {model.output_shape}, but its "
+            f"card says {size}x{size} images and {len(card.attr_names)} attributes"
+        )
+    return model, card
+
+
+def newest_export(root: str | Path = EXPORTS_ROOT) -> Path:
     """The export folder (`<root>/<study>/best`) whose model card was written last."""
     cards = list(Path(root).glob(f"*/best/{CARD_NAME}"))
     if not cards:

@@ -23,7 +23,7 @@ import optuna
 import sqlalchemy
 from optuna.trial import TrialState
 
-from search.space import warm_start_params
+from search.space import get_space
 from search.storage import sqlite_path
 
 __all__ = [
@@ -50,7 +50,6 @@ class Claim(enum.Enum):
 class ClaimResult:
     claim: Claim
     trial: optuna.Trial | None = None
-    finished: int = 0
 
 
 @contextlib.contextmanager
@@ -84,7 +83,7 @@ def study_lock(url: str, study_name: str) -> Iterator[None]:
 
 def enqueue_warm_starts(study: optuna.Study, space: str, budget: int) -> int:
     """Enqueue the notebook's baseline and best once per study (call under the study lock)."""
-    starts = warm_start_params(space)[:budget]
+    starts = get_space(space).warm_starts[:budget]
     done = int(study.user_attrs.get(_WARM_STARTS_ATTR, 0))
     for params in starts[done:]:
         study.enqueue_trial(params)
@@ -102,10 +101,9 @@ def claim_trial(study: optuna.Study, budget: int) -> ClaimResult:
         optuna.storages.fail_stale_trials(study)
         counted = study.get_trials(deepcopy=False, states=_COUNTED)
         running = sum(t.state == TrialState.RUNNING for t in counted)
-        finished = len(counted) - running
         if len(counted) < budget:
-            return ClaimResult(Claim.STARTED, study.ask(), finished)
-    return ClaimResult(Claim.WAIT if running else Claim.DONE, None, finished)
+            return ClaimResult(Claim.STARTED, study.ask())
+    return ClaimResult(Claim.WAIT if running else Claim.DONE)
 
 
 def budget_spent(study: optuna.Study, budget: int) -> bool:

@@ -5,10 +5,12 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 
 from search.errors import ConfigError
+from search.space import SPACES
+from search.storage import DEFAULT_STORAGE, GRACE_PERIOD_S
 
-__all__ = ["METRICS", "PRUNERS", "SAMPLERS", "SPACES", "RunConfig", "apply_preset"]
+__all__ = ["DEFAULT_STUDY", "METRICS", "PRUNERS", "SAMPLERS", "RunConfig", "apply_preset"]
 
-SPACES = ("seed", "wide", "demo")  # defined in search.space
+DEFAULT_STUDY = "celeba"
 SAMPLERS = ("tpe", "random", "grid")
 PRUNERS = ("hyperband", "median", "none")
 METRICS = ("macro", "micro")
@@ -18,8 +20,8 @@ METRICS = ("macro", "micro")
 class RunConfig:
     trials: int = 20  # the study's total budget of finished (COMPLETE + PRUNED) trials
     workers: int = 1  # worker processes on this machine
-    storage: str = "sqlite:///studies/celeba.db"
-    study: str = "celeba"
+    storage: str = DEFAULT_STORAGE
+    study: str = DEFAULT_STUDY
     data: str = "data/celeba"  # a CelebA folder, or "synthetic"
     image_size: int = 64
     epochs: int = 5  # the notebook trained each configuration for 5 epochs
@@ -29,7 +31,7 @@ class RunConfig:
     metric: str = "macro"  # the honest objective; "micro" is the notebook's number
     seed: int = 0
     synthetic_n: int = 5000  # faces generated when data is "synthetic"
-    grace_period: int = 120  # seconds without heartbeat before a RUNNING trial is failed
+    grace_period: int = GRACE_PERIOD_S  # seconds without a heartbeat before a trial is failed
     warm_start: bool = True  # enqueue the notebook's baseline and best configurations
     max_failures: int = 5  # consecutive failed trials after which a worker gives up
     # TensorFlow keeps ~20 MB per model built in a process (keras#17458): a worker process
@@ -56,15 +58,16 @@ class RunConfig:
                 f"--grace-period must be at least 5 seconds, got {self.grace_period}"
             )
         for name, value, allowed in (
-            ("--space", self.space, SPACES),
+            ("--space", self.space, tuple(SPACES)),
             ("--sampler", self.sampler, SAMPLERS),
             ("--pruner", self.pruner, PRUNERS),
             ("--metric", self.metric, METRICS),
         ):
             if value not in allowed:
                 raise ConfigError(f"unknown {name} {value!r}: choose one of {', '.join(allowed)}")
-        if self.sampler == "grid" and self.space != "seed":
-            raise ConfigError("--sampler grid walks the notebook's grid: use it with --space seed")
+        if self.sampler == "grid" and SPACES[self.space].grid is None:
+            with_grid = ", ".join(name for name, space in SPACES.items() if space.grid)
+            raise ConfigError(f"--sampler grid needs a space with a grid: --space {with_grid}")
         return self
 
 

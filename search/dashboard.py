@@ -21,18 +21,17 @@ from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 from data.cli import run_command
 from data.errors import UserError
 from search.storage import (
-    STORAGE_ENV,
+    ARTIFACT_DIR,
+    STORAGE_HELP,
     mask_url,
     open_storage,
     resolve_storage_url,
     warn_if_password_in_argv,
 )
 
-__all__ = ["DEFAULT_ARTIFACTS", "main"]
+__all__ = ["main"]
 
 log = logging.getLogger(__name__)
-
-DEFAULT_ARTIFACTS = Path("studies/artifacts")
 
 
 class _ThreadingServer(ThreadingMixIn, WSGIServer):
@@ -51,11 +50,11 @@ def build_parser() -> argparse.ArgumentParser:
         description="Watch the search in optuna-dashboard (trials, per-epoch curves, exports).",
     )
     add = parser.add_argument
-    add("--storage", help=f"SQLAlchemy URL (default ${STORAGE_ENV}, else studies/celeba.db)")
+    add("--storage", help=STORAGE_HELP)
     add("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
     add("--port", type=int, default=8080, help="port to listen on (default 8080)")
-    add("--artifacts", type=Path, default=DEFAULT_ARTIFACTS,
-        help=f"artifact folder, used if it exists (default {DEFAULT_ARTIFACTS})")  # fmt: skip
+    add("--artifacts", type=Path, default=ARTIFACT_DIR,
+        help=f"artifact folder, used if it exists (default {ARTIFACT_DIR})")  # fmt: skip
     return parser
 
 

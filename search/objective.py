@@ -15,7 +15,8 @@ import optuna
 
 from data import CelebaData
 from model import EpochResult, Metrics, evaluate, predict_proba, train
-from search.space import suggest
+from search.records import TrialRecord
+from search.space import get_space
 from search.storage import retry_storage
 
 __all__ = ["Objective"]
@@ -36,20 +37,18 @@ class Objective:
         epochs: int,
         metric: str = "macro",
         seed: int = 0,
-        verbose: int = 0,
         callbacks: Sequence[keras.callbacks.Callback] = (),
     ) -> None:
         self.data = data
-        self.space = space
+        self.space = get_space(space)
         self.epochs = epochs
         self.metric = metric
         self.seed = seed
-        self.verbose = verbose
         self.callbacks = callbacks
 
     def __call__(self, trial: optuna.Trial) -> float:
         started = time.perf_counter()
-        params = retry_storage(lambda: suggest(trial, self.space), "sample parameters")
+        params = retry_storage(lambda: self.space.sample(trial), "sample parameters")
         history: list[EpochResult] = []
 
         def on_epoch_end(result: EpochResult) -> None:
@@ -57,7 +56,7 @@ class Objective:
             value = metric_value(result.val, self.metric)
             retry_storage(lambda: trial.report(value, result.epoch), "report an epoch")
             if retry_storage(trial.should_prune, "ask the pruner"):
-                self._record_epochs(trial, history)
+                TrialRecord(**_epoch_figures(history)).save(trial)
                 raise optuna.TrialPruned(f"pruned after epoch {result.epoch}: {value:.4f}")
 
         train_started = time.perf_counter()
@@ -68,7 +67,6 @@ class Objective:
             batch_size=params.batch_size,
             seed=self.seed,
             on_epoch_end=on_epoch_end,
-            verbose=self.verbose,
             callbacks=self.callbacks,
         )
         eval_started = time.perf_counter()
@@ -77,34 +75,31 @@ class Objective:
         test = evaluate(self.data.test.labels, test_probs, self.data.attr_names)
         eval_seconds = time.perf_counter() - eval_started
         val = history[-1].val
-        attrs = {
-            "val_macro_auc": val.macro_auc,
-            "val_micro_auc": val.micro_auc,
-            "val_mean_accuracy": val.mean_accuracy,
-            "val_auc_per_attribute": {
+        TrialRecord(
+            **_epoch_figures(history),
+            val_macro_auc=val.macro_auc,
+            val_micro_auc=val.micro_auc,
+            val_mean_accuracy=val.mean_accuracy,
+            val_auc_per_attribute={
                 name: auc for name, auc in val.per_attribute_auc.items() if auc is not None
             },
-            "test_macro_auc": test.macro_auc,
-            "test_micro_auc": test.micro_auc,
-            "test_mean_accuracy": test.mean_accuracy,
-            "n_params": result.n_params,
-            "train_seconds": train_seconds,  # model build, fit and val scoring
-            "test_eval_seconds": eval_seconds,
-            "trial_seconds": time.perf_counter() - started,
-        }
-        self._record_epochs(trial, history)
-        for key, value in attrs.items():
-            retry_storage(lambda k=key, v=value: trial.set_user_attr(k, v), "record results")
+            test_macro_auc=test.macro_auc,
+            test_micro_auc=test.micro_auc,
+            test_mean_accuracy=test.mean_accuracy,
+            n_params=result.n_params,
+            train_seconds=train_seconds,
+            test_eval_seconds=eval_seconds,
+            trial_seconds=time.perf_counter() - started,
+        ).save(trial)
         return metric_value(val, self.metric)
 
-    @staticmethod
-    def _record_epochs(trial: optuna.Trial, history: list[EpochResult]) -> None:
-        fit_seconds = sum(r.seconds for r in history)
-        attrs = {
-            "epochs_run": len(history),
-            "fit_seconds": fit_seconds,
-            "seconds_per_epoch": fit_seconds / max(len(history), 1),
-            "images_per_second": sum(r.images_per_second for r in history) / max(len(history), 1),
-        }
-        for key, value in attrs.items():
-            retry_storage(lambda k=key, v=value: trial.set_user_attr(k, v), "record results")
+
+def _epoch_figures(history: list[EpochResult]) -> dict[str, float]:
+    """What a trial records of its epochs, pruned or not."""
+    fit_seconds = sum(r.seconds for r in history)
+    return {
+        "epochs_run": len(history),
+        "fit_seconds": fit_seconds,
+        "seconds_per_epoch": fit_seconds / max(len(history), 1),
+        "images_per_second": sum(r.images_per_second for r in history) / max(len(history), 1),
+    }

@@ -28,6 +28,7 @@ from search.config import RunConfig, apply_preset  # noqa: E402
 from search.devices import default_workers, worker_environment  # noqa: E402
 from search.storage import (  # noqa: E402
     STORAGE_ENV,
+    STORAGE_HELP,
     mask_url,
     open_storage,
     resolve_storage_url,
@@ -51,7 +52,7 @@ def build_parser() -> argparse.ArgumentParser:
     # Every default is None so a preset can tell which values the user set.
     add("--trials", type=int, help="study's total budget of finished trials (default 20)")
     add("--workers", type=int, help="worker processes here (default: one per GPU, else 1)")
-    add("--storage", help=f"SQLAlchemy URL (default ${STORAGE_ENV}, else studies/celeba.db)")
+    add("--storage", help=STORAGE_HELP)
     add("--study", help="study name (default celeba; the demo preset uses demo)")
     add("--data", help="CelebA folder or 'synthetic' (default data/celeba)")
     add("--image-size", type=int, dest="image_size", help="side of the square input (64)")

@@ -1,18 +1,27 @@
-"""Create or load the named, persistent study with its sampler and pruner."""
+"""The named, persistent study: created with its sampler and pruner, or found for refit."""
 
 from __future__ import annotations
 
 import optuna
 
-from search.config import RunConfig
-from search.errors import ConfigError
-from search.space import grid_search_space
-from search.storage import retry_storage
+from search.config import DEFAULT_STUDY, RunConfig
+from search.errors import ConfigError, StorageError
+from search.records import StudySettings
+from search.space import get_space
+from search.storage import mask_url, open_storage, retry_storage
 
-__all__ = ["STUDY_SETTINGS", "create_or_load_study", "make_pruner", "make_sampler"]
+__all__ = [
+    "STUDY_CHOICE_HELP",
+    "create_or_load_study",
+    "load_existing_study",
+    "make_pruner",
+    "make_sampler",
+    "settings_of",
+]
 
-# Settings stored on the study: refit and resumed runs read them back.
-STUDY_SETTINGS = ("data", "image_size", "space", "metric", "epochs", "synthetic_n", "seed")
+STUDY_CHOICE_HELP = f"study name (default: the only study in the storage, else {DEFAULT_STUDY})"
+# a resumed study must keep these: its trials' values would not be comparable otherwise
+_FIXED_SETTINGS = ("image_size", "space", "metric")
 
 
 def make_sampler(config: RunConfig, worker_index: int = 0) -> optuna.samplers.BaseSampler:
@@ -20,7 +29,7 @@ def make_sampler(config: RunConfig, worker_index: int = 0) -> optuna.samplers.Ba
     if config.sampler == "random":
         return optuna.samplers.RandomSampler(seed=seed)
     if config.sampler == "grid":
-        return optuna.samplers.GridSampler(grid_search_space(config.space), seed=seed)
+        return optuna.samplers.GridSampler(get_space(config.space).grid, seed=seed)
     return optuna.samplers.TPESampler(
         seed=seed,
         n_startup_trials=max(3, min(10, config.trials // 4)),
@@ -35,6 +44,18 @@ def make_pruner(config: RunConfig) -> optuna.pruners.BasePruner:
         return optuna.pruners.MedianPruner(n_startup_trials=3, n_warmup_steps=1)
     return optuna.pruners.HyperbandPruner(
         min_resource=1, max_resource=config.epochs, reduction_factor=3
+    )
+
+
+def settings_of(config: RunConfig) -> StudySettings:
+    return StudySettings(
+        data=config.data,
+        image_size=config.image_size,
+        space=config.space,
+        metric=config.metric,
+        epochs=config.epochs,
+        synthetic_n=config.synthetic_n,
+        seed=config.seed,
     )
 
 
@@ -53,16 +74,15 @@ def create_or_load_study(
         ),
         "open the study",
     )
-    stored = study.user_attrs
-    wanted = {name: getattr(config, name) for name in STUDY_SETTINGS}
-    if "space" not in stored:
-        for name, value in wanted.items():
-            retry_storage(lambda n=name, v=value: study.set_user_attr(n, v), "set up the study")
+    wanted = settings_of(config)
+    stored = StudySettings.stored_on(study)
+    if stored is None:
+        wanted.save(study)
         return study
     clashes = [
-        f"{name} {stored.get(name)!r} (asked {wanted[name]!r})"
-        for name in ("image_size", "space", "metric")
-        if stored.get(name) != wanted[name]
+        f"{name} {getattr(stored, name)!r} (asked {getattr(wanted, name)!r})"
+        for name in _FIXED_SETTINGS
+        if getattr(stored, name) != getattr(wanted, name)
     ]
     if clashes:
         raise ConfigError(
@@ -70,3 +90,28 @@ def create_or_load_study(
             "use the same settings or another --study"
         )
     return study
+
+
+def load_existing_study(storage_url: str, name: str | None) -> optuna.Study:
+    """The study `name` in the storage; with no name, the only study there, else the default.
+
+    Raises StorageError (one line, password masked) when there is no such study.
+    """
+    storage = open_storage(storage_url)
+    names = retry_storage(lambda: optuna.get_all_study_names(storage), "list the studies")
+    where = mask_url(storage_url)
+    if not names:
+        raise StorageError(f"no study in {where}: run python -m search.run first")
+    if name is None:
+        if len(names) == 1:
+            name = names[0]
+        elif DEFAULT_STUDY in names:
+            name = DEFAULT_STUDY
+        else:
+            raise StorageError(f"{where} holds several studies; pick one with --study: "
+                               f"{', '.join(sorted(names))}")  # fmt: skip
+    if name not in names:
+        raise StorageError(f"no study {name!r} in {where} (it holds {', '.join(sorted(names))})")
+    return retry_storage(
+        lambda: optuna.load_study(study_name=name, storage=storage), "load the study"
+    )

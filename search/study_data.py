@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import optuna
-
 from data import CelebaData, DataError, ensure_synthetic, load, prepare_cache
+from search.records import StudySettings
 
 __all__ = ["HOW_TO_GET_CELEBA", "data_for_study", "prepare_data"]
 
@@ -30,9 +29,6 @@ def prepare_data(data: str, image_size: int, synthetic_n: int = 5000, seed: int 
     return load(prepare_cache(source, size=image_size))
 
 
-def data_for_study(study: optuna.Study) -> CelebaData:
+def data_for_study(settings: StudySettings) -> CelebaData:
     """The data a study's trials were trained on, from the settings stored on the study."""
-    attrs = study.user_attrs
-    return prepare_data(
-        attrs["data"], int(attrs["image_size"]), int(attrs["synthetic_n"]), int(attrs["seed"])
-    )
+    return prepare_data(settings.data, settings.image_size, settings.synthetic_n, settings.seed)

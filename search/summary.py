@@ -7,8 +7,10 @@ import os
 import optuna
 from optuna.trial import TrialState
 
+from data.cli import short
 from data.face_drawing import LABEL_ONLY_ATTRIBUTES
 from search.config import RunConfig
+from search.records import TrialRecord
 from search.storage import DEFAULT_STORAGE, STORAGE_ENV, mask_url, open_storage
 
 __all__ = ["print_summary"]
@@ -28,20 +30,19 @@ def print_summary(config: RunConfig) -> None:
         print("no trial completed: nothing to refit")
         return
     best = max(complete, key=lambda t: t.value)
-    attrs = best.user_attrs
-    params = ", ".join(f"{k}={v:.3g}" if isinstance(v, float) else f"{k}={v}"
-                       for k, v in best.params.items())  # fmt: skip
+    record = TrialRecord.of(best)
+    params = ", ".join(f"{k}={short(v)}" for k, v in best.params.items())
     print(f"best trial #{best.number}: validation {config.metric} AUC {best.value:.4f} ({params})")
-    drawn = _drawn_macro_auc(attrs) if config.data == "synthetic" else None
+    drawn = _drawn_macro_auc(record) if config.data == "synthetic" else None
     if drawn is not None:
         print(
             f"  validation macro AUC over the attributes drawn in the synthetic faces: {drawn:.4f}"
         )
-    if "test_macro_auc" in attrs:
+    if record.test_macro_auc is not None:
         print(
-            f"  recorded, not used to select: test macro AUC {attrs['test_macro_auc']:.4f}, "
-            f"test micro AUC {attrs['test_micro_auc']:.4f}, "
-            f"test mean accuracy {attrs['test_mean_accuracy']:.4f}"
+            f"  recorded, not used to select: test macro AUC {record.test_macro_auc:.4f}, "
+            f"test micro AUC {record.test_micro_auc:.4f}, "
+            f"test mean accuracy {record.test_mean_accuracy:.4f}"
         )
     # refit finds the storage the same way: --storage, else $OPTUNA_STORAGE, else the default
     implicit = config.storage in (DEFAULT_STORAGE, os.environ.get(STORAGE_ENV))
@@ -51,8 +52,8 @@ def print_summary(config: RunConfig) -> None:
     print(f"  python -m search.refit --study {config.study}{storage_flag}")
 
 
-def _drawn_macro_auc(attrs: dict) -> float | None:
+def _drawn_macro_auc(record: TrialRecord) -> float | None:
     """Macro AUC over the attributes the synthetic faces show (the others are coin flips)."""
-    per_attribute = attrs.get("val_auc_per_attribute", {})
+    per_attribute = record.val_auc_per_attribute or {}
     drawn = [auc for name, auc in per_attribute.items() if name not in LABEL_ONLY_ATTRIBUTES]
     return sum(drawn) / len(drawn) if drawn else None

@@ -6,17 +6,15 @@ import contextlib
 import logging
 import math
 import os
-import signal
-import threading
 import time
 from dataclasses import dataclass
 from functools import partial
 
-import keras
 import optuna
 from optuna.trial import TrialState
 
 from data import CelebaData
+from data.cli import short
 from model import NonFiniteLossError
 from search.budget import (
     Claim,
@@ -28,8 +26,11 @@ from search.budget import (
 )
 from search.config import RunConfig
 from search.errors import ConfigError
+from search.heartbeat import Heartbeat
+from search.interrupts import Interrupts
 from search.objective import Objective
-from search.storage import open_storage, retry_storage, storage_reason
+from search.records import TrialRecord
+from search.storage import open_storage, retry_storage
 from search.study import create_or_load_study
 
 __all__ = ["WorkerSummary", "run_worker"]
@@ -48,69 +49,6 @@ class WorkerSummary:
     recycle: bool = False  # stopped after its share of trials: restart it to free memory
 
 
-class _Heartbeat:
-    """Records the trial's heartbeat in the background while it trains (ask/tell has none)."""
-
-    def __init__(self, storage: optuna.storages.RDBStorage, trial: optuna.Trial) -> None:
-        self._stop = threading.Event()
-        interval = storage.get_heartbeat_interval() or 10
-        # Trial exposes no public id; the storage's heartbeat API needs it.
-        trial_id = trial._trial_id
-
-        def beat() -> None:
-            while not self._stop.wait(interval):
-                try:
-                    storage.record_heartbeat(trial_id)
-                except Exception as exc:  # a missed beat is retried at the next interval
-                    log.warning("heartbeat failed: %s", storage_reason(exc))
-
-        storage.record_heartbeat(trial_id)
-        self._thread = threading.Thread(target=beat, daemon=True, name="heartbeat")
-        self._thread.start()
-
-    def stop(self) -> None:
-        self._stop.set()
-        self._thread.join()
-
-
-class _Interrupts:
-    """Ctrl-C and SIGTERM become a request to stop, honoured at safe points.
-
-    The points are: between training batches (a Keras callback), between trials and while
-    waiting for a slot. Raising KeyboardInterrupt at an arbitrary bytecode could land inside a
-    garbage-collector callback, where Python swallows it, or between creating a trial and
-    knowing it is ours. A second Ctrl-C stops at once.
-    """
-
-    def __init__(self) -> None:
-        self.requested = False
-        if threading.current_thread() is threading.main_thread():
-            signal.signal(signal.SIGINT, self._handle)
-            signal.signal(signal.SIGTERM, self._handle)
-
-    def _handle(self, signum: int, frame: object) -> None:
-        if self.requested:
-            raise KeyboardInterrupt
-        self.requested = True
-        log.warning("stopping after the current batch (Ctrl-C again to stop at once)")
-
-    def check(self) -> None:
-        if self.requested:
-            raise KeyboardInterrupt
-
-    def keras_callback(self) -> keras.callbacks.Callback:
-        interrupts = self
-
-        class StopOnInterrupt(keras.callbacks.Callback):
-            def on_train_batch_end(self, batch: int, logs: dict | None = None) -> None:
-                interrupts.check()
-
-            def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
-                interrupts.check()
-
-        return StopOnInterrupt()
-
-
 def run_worker(config: RunConfig, data: CelebaData, worker_index: int = 0) -> WorkerSummary:
     """Run trials until the study's budget is spent; returns what this worker did.
 
@@ -118,13 +56,8 @@ def run_worker(config: RunConfig, data: CelebaData, worker_index: int = 0) -> Wo
     keeps some memory from every model built in a process, which only a new process frees.
     """
     storage = open_storage(config.storage, grace_period=config.grace_period)
-    with study_lock(config.storage, config.study):
-        # Under the lock: a worker must not read the study's settings while another writes them.
-        study = create_or_load_study(storage, config, worker_index)
-        if config.warm_start:
-            enqueue = partial(enqueue_warm_starts, study, config.space, config.trials)
-            retry_storage(enqueue, "enqueue the warm starts")
-    interrupts = _Interrupts()
+    study = _join_study(storage, config, worker_index)
+    interrupts = Interrupts()
     objective = Objective(
         data,
         space=config.space,
@@ -133,45 +66,98 @@ def run_worker(config: RunConfig, data: CelebaData, worker_index: int = 0) -> Wo
         seed=config.seed,
         callbacks=[interrupts.keras_callback()],
     )
-    counts = {TrialState.COMPLETE: 0, TrialState.PRUNED: 0, TrialState.FAIL: 0}
-    consecutive_failures = 0
-    trial: optuna.Trial | None = None  # the trial this worker holds, until it is told
+    loop = _TrialLoop(config, storage, study, objective, interrupts)
     try:
+        return loop.run()
+    except KeyboardInterrupt:
+        loop.fail_held_trial()
+        return loop.summary(interrupted=True)
+
+
+def _join_study(
+    storage: optuna.storages.RDBStorage, config: RunConfig, worker_index: int
+) -> optuna.Study:
+    # Under the lock: a worker must not read the study's settings while another writes them.
+    with study_lock(config.storage, config.study):
+        study = create_or_load_study(storage, config, worker_index)
+        if config.warm_start:
+            enqueue = partial(enqueue_warm_starts, study, config.space, config.trials)
+            retry_storage(enqueue, "enqueue the warm starts")
+    return study
+
+
+class _TrialLoop:
+    """Claims, runs and tells trials one after another, counting what happened."""
+
+    def __init__(
+        self,
+        config: RunConfig,
+        storage: optuna.storages.RDBStorage,
+        study: optuna.Study,
+        objective: Objective,
+        interrupts: Interrupts,
+    ) -> None:
+        self.config = config
+        self.storage = storage
+        self.study = study
+        self.objective = objective
+        self.interrupts = interrupts
+        self.counts = {TrialState.COMPLETE: 0, TrialState.PRUNED: 0, TrialState.FAIL: 0}
+        self.consecutive_failures = 0
+        self.held: optuna.Trial | None = None  # the trial this worker runs, until it is told
+
+    def run(self) -> WorkerSummary:
+        config = self.config
         while True:
-            interrupts.check()
-            if sum(counts.values()) >= config.trials_per_process:
-                spent = retry_storage(lambda: budget_spent(study, config.trials), "read progress")
-                return _summary(counts, recycle=not spent)
-            claim = retry_storage(lambda: _locked_claim(config, study), "claim a trial")
-            trial = claim.trial
+            self.interrupts.check()
+            if sum(self.counts.values()) >= config.trials_per_process:
+                spent = retry_storage(
+                    lambda: budget_spent(self.study, config.trials), "read progress"
+                )
+                return self.summary(recycle=not spent)
+            claim = retry_storage(lambda: _locked_claim(config, self.study), "claim a trial")
             if claim.claim is Claim.DONE:
-                break
+                return self.summary()
             if claim.claim is Claim.WAIT:
                 time.sleep(WAIT_POLL_S)
                 continue
-            started = time.perf_counter()
-            state, value = _run_one(storage, trial, objective)
-            told = _tell(study, trial, state, value)
-            trial = None
-            if not told:
-                continue
-            counts[state] += 1
-            _print_progress(
-                study, claim.trial, state, value, time.perf_counter() - started, config
+            self.held = claim.trial
+            self._run_held()
+
+    def _run_held(self) -> None:
+        trial = self.held
+        started = time.perf_counter()
+        state, value = _run_one(self.storage, trial, self.objective)
+        told = _tell(self.study, trial, state, value)
+        self.held = None
+        if not told:
+            return
+        self.counts[state] += 1
+        _print_progress(
+            self.study, trial, state, value, time.perf_counter() - started, self.config
+        )
+        failed = state == TrialState.FAIL
+        self.consecutive_failures = self.consecutive_failures + 1 if failed else 0
+        if self.consecutive_failures >= self.config.max_failures:
+            raise ConfigError(
+                f"{self.consecutive_failures} trials in a row failed (see fail_reason in the "
+                "study); stopping this worker"
             )
-            consecutive_failures = consecutive_failures + 1 if state == TrialState.FAIL else 0
-            if consecutive_failures >= config.max_failures:
-                raise ConfigError(
-                    f"{consecutive_failures} trials in a row failed (see fail_reason in the "
-                    "study); stopping this worker"
-                )
-    except KeyboardInterrupt:
-        if trial is not None:
-            _record_failure(trial, KeyboardInterrupt("interrupted by the user"))
-            _tell(study, trial, TrialState.FAIL, None)
-            log.warning("interrupted: trial %d marked FAIL", trial.number)
-        return _summary(counts, interrupted=True)
-    return _summary(counts)
+
+    def fail_held_trial(self) -> None:
+        """Ctrl-C: the trial being run is failed (its slot freed), never left RUNNING."""
+        if self.held is not None:
+            _record_failure(self.held, KeyboardInterrupt("interrupted by the user"))
+            _tell(self.study, self.held, TrialState.FAIL, None)
+            log.warning("interrupted: trial %d marked FAIL", self.held.number)
+
+    def summary(self, **flags: bool) -> WorkerSummary:
+        return WorkerSummary(
+            completed=self.counts[TrialState.COMPLETE],
+            pruned=self.counts[TrialState.PRUNED],
+            failed=self.counts[TrialState.FAIL],
+            **flags,
+        )
 
 
 def _locked_claim(config: RunConfig, study: optuna.Study) -> ClaimResult:
@@ -183,7 +169,7 @@ def _run_one(
     storage: optuna.storages.RDBStorage, trial: optuna.Trial, objective: Objective
 ) -> tuple[TrialState, float | None]:
     """Train one trial; a failure inside it fails the trial, not the worker."""
-    heartbeat = _Heartbeat(storage, trial)
+    heartbeat = Heartbeat(storage, trial)
     try:
         value = objective(trial)
     except optuna.TrialPruned:
@@ -215,8 +201,7 @@ def _tell(
     worker drops its result and goes on.
     """
     try:
-        rss_mb = round(_resident_mb(), 1)
-        retry_storage(lambda: trial.set_user_attr("worker_rss_mb", rss_mb), "record the trial")
+        TrialRecord(worker_rss_mb=round(_resident_mb(), 1)).save(trial)
         retry_storage(partial(study.tell, trial, value, state=state), "record the trial")
     except optuna.exceptions.UpdateFinishedTrialError:
         log.warning("trial %d was failed as stale by another worker; its retry counts instead",
@@ -228,17 +213,8 @@ def _tell(
 def _record_failure(trial: optuna.Trial, exc: BaseException) -> None:
     reason = f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"[:500]
     with contextlib.suppress(optuna.exceptions.UpdateFinishedTrialError):  # _tell reports it
-        retry_storage(lambda: trial.set_user_attr("fail_reason", reason), "record the failure")
+        TrialRecord(fail_reason=reason).save(trial)
     log.warning("trial %d failed: %s", trial.number, reason)
-
-
-def _summary(counts: dict[TrialState, int], **flags: bool) -> WorkerSummary:
-    return WorkerSummary(
-        completed=counts[TrialState.COMPLETE],
-        pruned=counts[TrialState.PRUNED],
-        failed=counts[TrialState.FAIL],
-        **flags,
-    )
 
 
 def _resident_mb() -> float:
@@ -263,14 +239,10 @@ def _print_progress(
     shown = "-" if value is None else f"{value:.4f}"
     if state == TrialState.PRUNED and frozen.intermediate_values:
         shown = f"{frozen.intermediate_values[max(frozen.intermediate_values)]:.4f}"
-    params = " ".join(f"{k}={_short(v)}" for k, v in frozen.params.items())
+    params = " ".join(f"{k}={short(v)}" for k, v in frozen.params.items())
     best_text = f"best {best.value:.4f} (#{best.number})" if best else "best -"
     print(
         f"[{len(finished)}/{config.trials}] trial {trial.number} {state.name:<8} "
         f"{config.metric} AUC {shown} in {seconds:.0f}s | {params} | {best_text}",
         flush=True,
     )
-
-
-def _short(value: object) -> str:
-    return f"{value:.3g}" if isinstance(value, float) else str(value)

@@ -16,8 +16,6 @@ import argparse
 import json
 import logging
 import os
-import sys
-import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -26,15 +24,14 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
 
+from data.cli import EXIT_SOME_FAILED, print_error, run_command  # noqa: E402
 from data.errors import UserError  # noqa: E402
 from model import predict_proba  # noqa: E402
-from model.export import ExportError, newest_export, read_card  # noqa: E402
+from model.card import ModelCard  # noqa: E402
+from model.export import load_export, newest_export  # noqa: E402
 from serve.face_crop import face_input, load_image  # noqa: E402
 
-__all__ = ["Prediction", "load_export", "main", "predict_images", "thresholds_for"]
-
-EXIT_FAILED_FILES = 1
-EXIT_USER_ERROR = 2
+__all__ = ["Prediction", "main", "predict_images", "thresholds_for"]
 
 
 @dataclass(frozen=True)
@@ -52,35 +49,11 @@ class Prediction:
         )
 
 
-def load_export(export_dir: str | Path) -> tuple[keras.Model, dict]:
-    """The exported model and its card; Keras' safe_mode stays on, so unsafe models fail."""
-    card = read_card(export_dir)
-    path = Path(export_dir) / card.get("files", {}).get("model", "model.keras")
-    try:
-        model = keras.saving.load_model(path, compile=False, safe_mode=True)  # inference only
-    except (ValueError, OSError, zipfile.BadZipFile) as err:
-        reason = str(err).strip().split(". ")[0]
-        if "safe_mode" in str(err):
-            raise ExportError(
-                f"{path}: refused, the model needs unsafe deserialization ({reason}); "
-                "predict only loads models that Keras' safe_mode accepts"
-            ) from None
-        raise ExportError(f"{path}: cannot load the model ({reason})") from None
-    size = int(card["image_size"])
-    expected = (None, size, size, 3)
-    if tuple(model.input_shape) != expected or model.output_shape[-1] != len(card["attr_names"]):
-        raise ExportError(
-            f"{path}: model takes {model.input_shape} and gives {model.output_shape}, but its "
-            f"card says {size}x{size} images and {len(card['attr_names'])} attributes"
-        )
-    return model, card
-
-
-def thresholds_for(card: dict, threshold: str) -> np.ndarray:
+def thresholds_for(card: ModelCard, threshold: str) -> np.ndarray:
     """Per-attribute decision thresholds: the card's tuned ones, or one probability for all."""
-    names = card["attr_names"]
+    names = card.attr_names
     if threshold == "card":
-        return np.array([card["thresholds"][name] for name in names], dtype=np.float64)
+        return card.threshold_array()
     try:
         value = float(threshold)
     except ValueError:
@@ -92,7 +65,7 @@ def thresholds_for(card: dict, threshold: str) -> np.ndarray:
 
 def predict_images(
     model: keras.Model,
-    card: dict,
+    card: ModelCard,
     paths: list[str],
     *,
     thresholds: np.ndarray,
@@ -100,8 +73,8 @@ def predict_images(
 ) -> tuple[list[Prediction], list[tuple[str, str]]]:
     """Predictions for the images that could be read and held a face, and (path, reason)
     for the others, each list in the order of `paths`."""
-    size = int(card["image_size"])
-    names = card["attr_names"]
+    size = card.image_size
+    names = card.attr_names
     inputs, boxes, done, failed = [], [], [], []
     for path in paths:
         try:
@@ -159,24 +132,24 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
-    try:
-        export_dir = args.model if args.model is not None else newest_export()
-        model, card = load_export(export_dir)
-        thresholds = thresholds_for(card, args.threshold)
-        predictions, failed = predict_images(
-            model, card, args.images, thresholds=thresholds, detect=not args.no_detect
-        )
-    except UserError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return EXIT_USER_ERROR
+    return run_command(lambda: _predict(args))
+
+
+def _predict(args: argparse.Namespace) -> int:
+    export_dir = args.model if args.model is not None else newest_export()
+    model, card = load_export(export_dir)
+    thresholds = thresholds_for(card, args.threshold)
+    predictions, failed = predict_images(
+        model, card, args.images, thresholds=thresholds, detect=not args.no_detect
+    )
     for prediction in predictions:
         if args.json:
             print(prediction.to_json())
         else:
             print_table(prediction)
     for path, reason in failed:
-        print(f"error: {path}: {reason}", file=sys.stderr)
-    return EXIT_FAILED_FILES if failed else 0
+        print_error(f"{path}: {reason}")
+    return EXIT_SOME_FAILED if failed else 0
 
 
 if __name__ == "__main__":

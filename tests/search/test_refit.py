@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 from pathlib import Path
@@ -14,9 +15,12 @@ from optuna.distributions import CategoricalDistribution, FloatDistribution
 from optuna.trial import TrialState
 
 from model import predict_proba
-from model.export import CARD_FIELDS, export_model, read_card
+from model.card import ModelCard
+from model.export import export_model, read_card
+from model.scoring import base_rate_probs
+from model.thresholds import tune_thresholds
 from search import refit, report
-from search.refit import base_rate_probs, tune_thresholds
+from search.records import StudySettings
 from search.study_data import data_for_study
 
 SETTINGS = {"data": "synthetic", "image_size": 32, "space": "demo", "metric": "macro",
@@ -92,8 +96,9 @@ def test_refit_exports_every_file_and_a_full_card(workdir: Path, refitted, study
     assert (out / "model.keras").is_file()
     tensorflow = keras.backend.backend() == "tensorflow"  # a SavedModel needs TensorFlow
     assert (out / "saved_model" / "saved_model.pb").is_file() == tensorflow
-    card = json.loads((out / "model_card.json").read_text())
-    assert set(CARD_FIELDS) <= set(card)
+    text = (out / "model_card.json").read_text()
+    assert ModelCard.from_json(text) == refitted.card  # one writer, one reader
+    card = json.loads(text)
     assert card["study"] == "tiny" and card["trial"] == 1  # the better COMPLETE trial
     assert card["params"] == BEST and card["image_size"] == 32
     assert len(card["attr_names"]) == 40 and list(card["thresholds"]) == card["attr_names"]
@@ -121,7 +126,8 @@ def test_refit_exports_every_file_and_a_full_card(workdir: Path, refitted, study
 
 
 def test_reloaded_model_predicts_like_the_trained_one(workdir: Path, refitted, study_url: str):
-    data = data_for_study(optuna.load_study(study_name="tiny", storage=study_url))
+    study = optuna.load_study(study_name="tiny", storage=study_url)
+    data = data_for_study(StudySettings.stored_on(study))
     images = np.asarray(data.test.images[:32])
     reloaded = keras.saving.load_model(workdir / refitted.export_dir / "model.keras")
     np.testing.assert_allclose(
@@ -131,10 +137,10 @@ def test_reloaded_model_predicts_like_the_trained_one(workdir: Path, refitted, s
 
 def test_export_replaces_an_older_export(workdir: Path, refitted, tmp_path: Path):
     out = tmp_path / "best"
-    first = {k: v for k, v in refitted.card.items() if k not in ("files", "created")}
-    export_model(refitted.model, {**first, "trial": 7}, out, savedmodel=False)
-    export_model(refitted.model, {**first, "trial": 8}, out, savedmodel=False)
-    assert read_card(out)["trial"] == 8
+    for trial in (7, 8):
+        card = dataclasses.replace(refitted.card, trial=trial)
+        export_model(refitted.model, card, out, savedmodel=False)
+    assert read_card(out).trial == 8
     assert sorted(p.name for p in out.iterdir()) == ["model.keras", "model_card.json"]
     assert [p.name for p in tmp_path.iterdir()] == ["best"]
 

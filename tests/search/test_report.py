@@ -63,7 +63,8 @@ def check_png(path: Path) -> None:
 def make_study(url: str, name: str, rows: list[tuple[int, float, TrialState, list[float]]]):
     study = optuna.create_study(storage=url, study_name=name, direction="maximize")
     for key, value in {"data": "synthetic", "image_size": 32, "space": "demo",
-                       "metric": "macro", "epochs": 3}.items():  # fmt: skip
+                       "metric": "macro", "epochs": 3, "synthetic_n": 300,
+                       "seed": 0}.items():  # fmt: skip
         study.set_user_attr(key, value)
     for c1, lr, state, curve in rows:
         study.add_trial(
@@ -141,3 +142,20 @@ def test_unreachable_storage_is_one_line_without_the_password(capsys):
     assert report.main(["--storage", "postgresql+psycopg://user:s3cret@127.0.0.1:1/db"]) == 2
     captured = capsys.readouterr()
     assert captured.err.count("\n") == 1 and "s3cret" not in captured.err + captured.out
+
+
+def test_every_trial_is_in_the_csv_and_markup_in_names_is_escaped(tmp_path: Path):
+    url = f"sqlite:///{tmp_path / 's.db'}"
+    name = "<script>alert(1)</script>"
+    study = make_study(url, name, [
+        (8, 1e-3, TrialState.COMPLETE, [0.55, 0.6]),
+        (4, 3e-3, TrialState.PRUNED, [0.5]),
+    ])  # fmt: skip
+    report.write_report(study, tmp_path / "out", storage_label="<b>storage</b>")
+    html = (tmp_path / "out" / "index.html").read_text()
+    assert "<script>" not in html and "&lt;script&gt;alert(1)&lt;/script&gt;" in html
+    assert "<b>storage" not in html and "&lt;b&gt;storage" in html
+    parse(tmp_path / "out" / "index.html")
+    rows = (tmp_path / "out" / "trials.csv").read_text().splitlines()
+    assert rows[0].startswith("number,value,") and "params_c1" in rows[0]
+    assert len(rows) == 3 and ",PRUNED" in rows[2]

@@ -85,7 +85,9 @@ def test_two_worker_processes_share_the_budget_and_hide_the_password(
 
 def test_a_killed_worker_trial_is_failed_retried_and_the_budget_still_exact(search_home):
     url = f"sqlite:///{search_home}/killed.db"
-    args = ["--trials", "3", "--study", "killed", "--grace-period", "6", "--epochs", "5"]
+    # many epochs, so the trial is surely still running when the kill lands (an epoch of
+    # these tiny faces takes a fraction of a second)
+    args = ["--trials", "3", "--study", "killed", "--grace-period", "6", "--epochs", "30"]
     victim = start_search(search_home, *args, storage=url)
     killed = _wait_for_running_trial(url, "killed", victim, trained_epochs=1)
     victim.send_signal(signal.SIGKILL)
@@ -153,7 +155,7 @@ def test_a_pruner_that_says_prune_stops_the_trial_after_one_epoch(in_search_home
     [
         (["--trials", "0"], "--trials must be at least 1"),
         (["--trials", "2", "--sampler", "annealing"], "unknown --sampler 'annealing'"),
-        (["--trials", "2", "--sampler", "grid"], "--sampler grid walks the notebook's grid"),
+        (["--trials", "2", "--sampler", "grid"], "--sampler grid needs a space with a grid"),
         (["--trials", "2", "--data", "/nowhere/celeba"], "no CelebA folder at /nowhere/celeba"),
         (
             ["--trials", "2", "--storage", "postgresql+psycopg://u@127.0.0.1:1/x"],

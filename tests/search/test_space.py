@@ -8,7 +8,7 @@ import pytest
 from model import ModelParams
 from search.config import RunConfig
 from search.errors import ConfigError
-from search.space import grid_search_space, params_from_dict, suggest, warm_start_params
+from search.space import SPACES, get_space
 from search.study import make_sampler
 
 optuna.logging.set_verbosity(optuna.logging.WARNING)
@@ -20,12 +20,12 @@ def test_grid_sampler_walks_the_notebooks_whole_grid():
     seen = []
 
     def objective(trial: optuna.Trial) -> float:
-        params = suggest(trial, "seed")
+        params = SPACES["seed"].sample(trial)
         seen.append((params.model.conv_widths, params.batch_size, params.model.learning_rate))
         return 0.0
 
     study.optimize(objective, n_trials=486)
-    grid = grid_search_space("seed")
+    grid = SPACES["seed"].grid
     expected = {
         ((c1, c2, c3, c4), batch, lr)
         for c1, c2, c3, c4, batch, lr in itertools.product(*grid.values())
@@ -38,7 +38,7 @@ def test_seed_space_keeps_the_notebooks_dense_layers():
     trial = optuna.trial.FixedTrial(
         {"c1": 32, "c2": 64, "c3": 128, "c4": 256, "batch_size": 16, "learning_rate": 1e-4}
     )
-    params = suggest(trial, "seed")
+    params = SPACES["seed"].sample(trial)
     assert params.model == ModelParams(conv_widths=(32, 64, 128, 256), learning_rate=1e-4)
     assert params.batch_size == 16
 
@@ -47,28 +47,43 @@ def test_wide_space_samples_within_its_ranges():
     study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=1))
     for _ in range(30):
         trial = study.ask()
-        params = suggest(trial, "wide")
+        params = SPACES["wide"].sample(trial)
         assert 16 <= params.batch_size <= 256
         assert 1e-5 <= params.model.learning_rate <= 3e-3
         assert 0.0 <= params.model.dropout <= 0.6
         study.tell(trial, 0.0)
 
 
-@pytest.mark.parametrize("space", ["seed", "wide", "demo"])
-def test_warm_starts_are_points_of_their_space(space):
-    baseline, best = warm_start_params(space)
+@pytest.mark.parametrize("name", sorted(SPACES))
+def test_warm_starts_are_points_of_their_space(name):
+    space = SPACES[name]
+    baseline, best = space.warm_starts
     for start in (baseline, best):
-        params = suggest(optuna.trial.FixedTrial(start), space)
-        assert params == params_from_dict(start, space)
-    scale = 8 if space == "demo" else 1
-    assert params_from_dict(baseline, space).model.conv_widths == tuple(
+        params = space.sample(optuna.trial.FixedTrial(start))
+        assert params == space.params(start)
+    scale = 8 if name == "demo" else 1
+    assert space.params(baseline).model.conv_widths == tuple(
         w // scale for w in (64, 128, 256, 512)
     )
-    assert params_from_dict(best, space).batch_size == 64
+    assert space.params(best).batch_size == 64
 
 
-def test_grid_needs_the_seed_space_and_unknown_spaces_are_refused():
+def test_wide_space_reaches_flips_and_label_smoothing():
+    study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=0))
+    seen = set()
+    for _ in range(30):
+        trial = study.ask()
+        model = SPACES["wide"].sample(trial).model
+        seen.add((model.flip, model.label_smoothing))
+        study.tell(trial, 0.0)
+    assert {flip for flip, _ in seen} == {False, True}
+    assert {smoothing for _, smoothing in seen} == {0.0, 0.05, 0.1}
+
+
+def test_grid_needs_a_space_with_a_grid_and_unknown_spaces_are_refused():
     with pytest.raises(ConfigError, match="--space seed"):
-        grid_search_space("wide")
-    with pytest.raises(ConfigError, match="unknown search space"):
-        params_from_dict({}, "huge")
+        RunConfig(space="wide", sampler="grid").validate()
+    with pytest.raises(ConfigError, match="unknown search space 'huge'"):
+        get_space("huge")
+    with pytest.raises(ConfigError, match="unknown --space 'huge'"):
+        RunConfig(space="huge").validate()

@@ -13,31 +13,23 @@ from PIL import Image
 from data.attributes import CELEBA_ATTRIBUTES
 from data.face_drawing import draw_face, sample_face
 from model import ModelParams, build_model
-from model.export import CARD_FIELDS, ExportError, export_model
-from search import predict
+from model.errors import ExportError
+from model.export import export_model, load_export, read_card
+from serve import predict
 from serve.face_crop import FaceError, celeba_crop_box, detect_largest_face, face_input, load_image
+from tests.cards import tiny_card
 from tests.sample import SAMPLE
 
 needs_sample = pytest.mark.skipif(SAMPLE is None, reason="../shared/celeba-sample is absent")
 SIZE = 32
-
-
-def tiny_card(**changes) -> dict:
-    """A model card with every field; figures are placeholders, thresholds 0.5 but one."""
-    card: dict = {name: None for name in CARD_FIELDS}
-    thresholds = {name: 0.5 for name in CELEBA_ATTRIBUTES}
-    thresholds["Male"] = 0.0  # so the table always lists at least one attribute
-    card.update(image_size=SIZE, attr_names=list(CELEBA_ATTRIBUTES), thresholds=thresholds)
-    card.update(changes)
-    return card
+PARAMS = ModelParams(conv_widths=(4, 4, 8, 8), dense_widths=(8, 8))
 
 
 @pytest.fixture(scope="module")
 def export_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     keras.utils.set_random_seed(0)
-    params = ModelParams(conv_widths=(4, 4, 8, 8), dense_widths=(8, 8))
     out = tmp_path_factory.mktemp("export") / "best"
-    export_model(build_model(params, SIZE), tiny_card(), out, savedmodel=False)
+    export_model(build_model(PARAMS, SIZE), tiny_card(SIZE, PARAMS), out, savedmodel=False)
     return out
 
 
@@ -167,9 +159,9 @@ def test_a_model_with_a_lambda_layer_is_refused(tmp_path: Path, capsys):
     doubled = keras.layers.Lambda(lambda x: x * 2.0)(inputs)
     outputs = keras.layers.Dense(40, activation="sigmoid")(keras.layers.Flatten()(doubled))
     folder = tmp_path / "unsafe"
-    export_model(keras.Model(inputs, outputs), tiny_card(), folder, savedmodel=False)
+    export_model(keras.Model(inputs, outputs), tiny_card(SIZE, PARAMS), folder, savedmodel=False)
     with pytest.raises(ExportError, match="unsafe deserialization"):
-        predict.load_export(folder)
+        load_export(folder)
     assert predict.main(["any.jpg", "--model", str(folder)]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "refused" in err and "Lambda" in err
@@ -182,3 +174,14 @@ def test_newest_export_is_the_default(tmp_path: Path, monkeypatch, export_dir, f
     (tmp_path / "studies" / "demo").mkdir(parents=True)
     (tmp_path / "studies" / "demo" / "best").symlink_to(export_dir)
     assert predict.main([str(files["synthetic"]), "--no-detect"]) == 0
+
+
+def test_predict_with_a_tampered_card_prints_one_line(tmp_path: Path, capsys):
+    out = tmp_path / "best"
+    export_model(build_model(PARAMS, SIZE), tiny_card(SIZE, PARAMS), out, savedmodel=False)
+    assert load_export(out)[1] == read_card(out)
+    card = out / "model_card.json"
+    card.write_text(card.read_text().replace('"image_size": 32', '"image_size": "32"'))
+    assert predict.main(["face.jpg", "--model", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "invalid model card: card.image_size" in err

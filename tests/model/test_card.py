@@ -1,0 +1,51 @@
+"""The model card: one writer, one reader that refuses a tampered card in one line."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from model import ModelParams
+from model.card import ModelCard
+from model.errors import CardError
+from tests.cards import tiny_card
+
+PARAMS = ModelParams(conv_widths=(4, 4, 8, 8), dense_widths=(8, 8))
+
+
+def test_a_card_reads_back_equal_to_what_was_written():
+    card = tiny_card(32, PARAMS)
+    assert ModelCard.from_json(card.to_json()) == card
+    assert ModelCard.from_json(card.to_json()).model_params.conv_widths == (4, 4, 8, 8)
+
+
+def _tampered(change) -> str:
+    raw = json.loads(tiny_card(32, PARAMS).to_json())
+    change(raw)
+    return json.dumps(raw)
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        (lambda c: c.update(image_size="big"), "card.image_size: expected an integer"),
+        (lambda c: c.pop("test"), "the field 'test' is missing"),
+        (lambda c: c["test"]["per_attribute"]["Male"].update(auc=1.7), "between 0 and 1"),
+        (lambda c: c["thresholds"].pop("Male"), "thresholds must have one entry"),
+        (lambda c: c["files"].update(model="../../etc/passwd"), "inside the export folder"),
+        (lambda c: c["model_params"].update(conv_widths=[4, 4]), "expected 4 values"),
+        (lambda c: c["model_params"].update(dropout=1.5), "dropout must be in [0, 1)"),
+        (lambda c: c.update(attr_names="Male"), "card.attr_names: expected a list"),
+        (lambda c: c["validation"].update(macro_auc=None, micro_auc="x"), "micro_auc"),
+    ],
+)
+def test_a_tampered_card_is_refused_naming_the_field(change, message):
+    with pytest.raises(CardError) as caught:
+        ModelCard.from_json(_tampered(change))
+    assert message in str(caught.value) and "\n" not in str(caught.value)
+
+
+def test_a_card_that_is_not_json_is_refused():
+    with pytest.raises(CardError, match="not JSON"):
+        ModelCard.from_json("{nope")
