@@ -45,6 +45,7 @@ __all__ = ["Report", "main", "write_report"]
 log = logging.getLogger(__name__)
 
 TOP_TABLE = 10  # rows of the best-trials table
+MAX_LEGEND = 12  # trials named in the curves' legend; more are drawn without one
 CSV_NAME = "trials.csv"
 _BLUE, _ORANGE, _RED = "#1f77b4", "#ff7f0e", "#d62728"
 _SECTIONS = {
@@ -148,7 +149,7 @@ def _draw(
                   folder / "importances.png")  # fmt: skip
             report.images.append("importances.png")
         if any(t.intermediate_values for t in trials):
-            _save(optuna_plots.plot_intermediate_values(study), folder / "curves.png")
+            _save(_curves(study, metric), folder / "curves.png")
             report.images.append("curves.png")
         elif trials:
             report.notes.append("no trial reported a validation value yet: no curves")
@@ -175,6 +176,15 @@ def _importances_can_be_told(
         notes.append("too few complete trials to tell the parameters' importances apart: skipped")
         return False
     return True
+
+
+def _curves(study: optuna.Study, metric: str) -> plt.Axes:
+    axes = optuna_plots.plot_intermediate_values(study)
+    axes.set_xlabel("epoch")
+    axes.set_ylabel(metric)
+    if len(axes.get_lines()) > MAX_LEGEND:  # a legend of dozens of trials hides the plot
+        axes.get_legend().remove()
+    return axes
 
 
 def _save(axes: plt.Axes, path: Path) -> None:
