@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import optuna
 
 from search.config import DEFAULT_STUDY, RunConfig
@@ -16,6 +17,7 @@ __all__ = [
     "load_existing_study",
     "make_pruner",
     "make_sampler",
+    "sampler_seed",
     "settings_of",
 ]
 
@@ -24,8 +26,16 @@ STUDY_CHOICE_HELP = f"study name (default: the only study in the storage, else {
 _FIXED_SETTINGS = ("image_size", "space", "metric")
 
 
-def make_sampler(config: RunConfig, worker_index: int = 0) -> optuna.samplers.BaseSampler:
-    seed = config.seed + worker_index  # distinct streams, so workers do not propose the same point
+def sampler_seed(seed: int, worker_index: int, trials_at_join: int) -> int:
+    """A seed of its own for every (study seed, worker, join): `seed + worker_index` made seed
+    s's worker 1 repeat seed s+1's worker 0, and a recycled worker repeat its own proposals."""
+    return int(np.random.SeedSequence([seed, worker_index, trials_at_join]).generate_state(1)[0])
+
+
+def make_sampler(
+    config: RunConfig, worker_index: int = 0, trials_at_join: int = 0
+) -> optuna.samplers.BaseSampler:
+    seed = sampler_seed(config.seed, worker_index, trials_at_join)
     if config.sampler == "random":
         return optuna.samplers.RandomSampler(seed=seed)
     if config.sampler == "grid":
@@ -68,12 +78,14 @@ def create_or_load_study(
             storage=storage,
             study_name=config.study,
             direction="maximize",
-            sampler=make_sampler(config, worker_index),
             pruner=make_pruner(config),
             load_if_exists=True,
         ),
         "open the study",
     )
+    # seeded by how far the study has got, so a worker that rejoins draws new configurations
+    trials_at_join = len(retry_storage(lambda: study.get_trials(deepcopy=False), "read trials"))
+    study.sampler = make_sampler(config, worker_index, trials_at_join)
     wanted = settings_of(config)
     stored = StudySettings.stored_on(study)
     if stored is None:
