@@ -1,20 +1,77 @@
-"""Decode one image file into the cache's format: a centre square crop resized to S x S RGB.
+"""Open photos safely, and decode one into the cache's format (a centre square, S x S RGB).
 
-Policy: crop the centred square whose side is the shorter edge (for CelebA's aligned
+`open_image` is the one photo opener of data.prepare and serve.predict. It reads the size
+from the header and refuses, before decoding a byte of pixels, an image that would take more
+than `max_pixels` once decoded (a 7 KB PNG may declare 20000x20000). For a JPEG it first asks
+libjpeg to decode at 1/2, 1/4 or 1/8 scale straight from the DCT (`Image.draft`) when the
+caller needs fewer pixels, so a 12000x12000 photo costs a few MB and is not refused. 16-bit
+grayscale is scaled to 8 bits (Pillow's own conversion clips it to white), and the EXIF
+orientation is applied.
+
+Cache policy: crop the centred square whose side is the shorter edge (for CelebA's aligned
 178x218 images the box (0, 20, 178, 198), which keeps the whole face, the hair and the top
 of the neck), then resize it to size x size with Pillow's antialiased bilinear filter.
-`Image.draft` lets libjpeg decode at 1/2, 1/4 or 1/8 scale straight from the DCT when the
-target is small, which makes decoding several times cheaper.
 """
 
 from __future__ import annotations
 
+import struct
 from pathlib import Path
 
 import numpy as np
-from PIL import Image
+from PIL import Image, ImageOps, UnidentifiedImageError
 
-__all__ = ["crop_box", "decode_image", "decode_rows", "decode_task"]
+from data.errors import ImageError, TooManyPixelsError
+
+__all__ = ["MAX_PIXELS", "crop_box", "decode_image", "decode_rows", "decode_task", "open_image"]
+
+MAX_PIXELS = 50_000_000  # decoded pixels (150 MB as RGB): a 50-megapixel camera's full frame
+
+# Our limit (on the pixels actually decoded) replaces Pillow's, which counts a JPEG's full
+# size even when it is decoded at 1/8 scale, and only warns below twice its limit.
+Image.MAX_IMAGE_PIXELS = None
+
+# What Pillow raises on broken or hostile files: its decoders are not uniform about it.
+_PILLOW_ERRORS = (OSError, SyntaxError, ValueError, EOFError, IndexError, struct.error)
+_SIXTEEN_BIT = ("I;16", "I;16L", "I;16B", "I;16N", "I")  # "I": how Pillow may load 16-bit PNG
+
+
+def open_image(
+    path: str | Path, min_side: int | None = None, max_pixels: int = MAX_PIXELS
+) -> Image.Image:
+    """The image at `path` as upright RGB, decoded at reduced scale where `min_side` allows.
+
+    `min_side`: the smallest width and height the caller needs (None: full size); a JPEG is
+    decoded at the smallest 1/1..1/8 scale that still gives that much. Raises
+    `TooManyPixelsError` before decoding when the (reduced) image has more than
+    `max_pixels` pixels, and `ImageError` for a file that is missing or not an image.
+    """
+    try:
+        with Image.open(path) as image:
+            width, height = image.size
+            if min_side is not None:
+                image.draft("RGB", (min_side, min_side))  # a no-op except for JPEG
+            if image.size[0] * image.size[1] > max_pixels:
+                raise TooManyPixelsError(
+                    f"{path}: {width}x{height} pixels, more than the limit of {max_pixels:,}"
+                )
+            image.load()
+            return _to_rgb(ImageOps.exif_transpose(image))
+    except FileNotFoundError:
+        raise ImageError(f"{path}: no such file") from None
+    except IsADirectoryError:
+        raise ImageError(f"{path}: is a folder, not an image") from None
+    except UnidentifiedImageError:
+        raise ImageError(f"{path}: not an image") from None
+    except _PILLOW_ERRORS as err:
+        raise ImageError(f"{path}: {type(err).__name__}: {err}") from None
+
+
+def _to_rgb(image: Image.Image) -> Image.Image:
+    if image.mode in _SIXTEEN_BIT:
+        gray = (np.asarray(image, dtype=np.uint32) + 128) // 257  # 0..65535 -> 0..255
+        image = Image.fromarray(np.clip(gray, 0, 255).astype(np.uint8), mode="L")
+    return image if image.mode == "RGB" else image.convert("RGB")
 
 
 def crop_box(width: int, height: int) -> tuple[float, float, float, float]:
@@ -26,16 +83,10 @@ def crop_box(width: int, height: int) -> tuple[float, float, float, float]:
 
 
 def decode_image(path: str | Path, size: int) -> np.ndarray:
-    """(size, size, 3) uint8 RGB of the image at `path`; Pillow's errors pass through."""
-    with Image.open(path) as image:
-        width, height = image.size
-        image.draft("RGB", (size, size))
-        scale = image.size[0] / width  # draft may have shrunk the image by 2, 4 or 8
-        if image.mode != "RGB":
-            image = image.convert("RGB")
-        box = tuple(v * scale for v in crop_box(width, height))
-        resized = image.resize((size, size), Image.Resampling.BILINEAR, box=box)
-        return np.asarray(resized, dtype=np.uint8)
+    """(size, size, 3) uint8 RGB of the image at `path`; raises `ImageError` if unreadable."""
+    image = open_image(path, min_side=size)
+    resized = image.resize((size, size), Image.Resampling.BILINEAR, box=crop_box(*image.size))
+    return np.asarray(resized, dtype=np.uint8)
 
 
 def decode_rows(
@@ -51,8 +102,8 @@ def decode_rows(
     for offset, path in enumerate(paths):
         try:
             images[start + offset] = decode_image(path, size)
-        except Exception as err:  # Pillow raises OSError, SyntaxError, ValueError, ...
-            bad.append((start + offset, f"{type(err).__name__}: {err}"))
+        except ImageError as err:
+            bad.append((start + offset, str(err).removeprefix(f"{path}: ")))
     del images
     return len(paths), bad
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-__all__ = ["DataError", "UserError"]
+__all__ = ["DataError", "ImageError", "TooManyPixelsError", "UserError"]
 
 
 class UserError(Exception):
@@ -11,3 +11,11 @@ class UserError(Exception):
 
 class DataError(UserError):
     """Raised when a CelebA folder, its label files, its images or a cache is unusable."""
+
+
+class ImageError(DataError):
+    """Raised when a file cannot be read as an image (missing, not an image, corrupt)."""
+
+
+class TooManyPixelsError(ImageError):
+    """Raised, before decoding, for an image whose header declares more pixels than allowed."""

@@ -14,10 +14,10 @@ from pathlib import Path
 
 import cv2
 import numpy as np
-from PIL import Image, ImageOps, UnidentifiedImageError
+from PIL import Image
 
-from data.decode import crop_box
-from data.errors import UserError
+from data.decode import crop_box, open_image
+from data.errors import ImageError, UserError
 
 __all__ = [
     "FaceError",
@@ -39,25 +39,15 @@ _MIN_FACE_FRACTION = 0.08  # of the shorter edge; smaller hits are mostly false 
 _cascade: cv2.CascadeClassifier | None = None
 
 
-class ImageError(UserError):
-    """Raised when a file cannot be read as an image."""
-
-
 class FaceError(UserError):
     """Raised when no face is found in an image."""
 
 
 def load_image(path: str | Path) -> Image.Image:
-    """The image at `path` as RGB, turned upright by its EXIF orientation."""
-    try:
-        with Image.open(path) as opened:
-            upright = ImageOps.exif_transpose(opened)
-            return upright.convert("RGB")
-    except FileNotFoundError:
-        raise ImageError(f"{path}: no such file") from None
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as err:
-        reason = "not an image" if isinstance(err, UnidentifiedImageError) else str(err)
-        raise ImageError(f"{path}: {reason}") from None
+    """The image at `path` as upright RGB; a large JPEG decoded at reduced scale, since
+    detection works on at most _DETECT_MAX_SIDE pixels. Raises ImageError (and its
+    TooManyPixelsError) for a file that cannot or should not be decoded."""
+    return open_image(path, min_side=_DETECT_MAX_SIDE)
 
 
 def detect_largest_face(image: Image.Image) -> tuple[float, float, float, float] | None:

@@ -1,0 +1,47 @@
+"""serve.predict on hostile files: each bad one is one `error:` line, the others still print."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import keras
+import numpy as np
+import pytest
+
+from data.face_drawing import draw_face, sample_face
+from model import ModelParams, build_model
+from model.export import export_model
+from serve import predict
+from tests.cards import tiny_card
+from tests.images import huge_jpeg, lying_png, png16_gray
+
+SIZE = 16
+PARAMS = ModelParams(conv_widths=(4, 4, 4, 4), dense_widths=(8, 8))
+
+
+@pytest.fixture(scope="module")
+def export_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    keras.utils.set_random_seed(0)
+    out = tmp_path_factory.mktemp("export") / "best"
+    export_model(build_model(PARAMS, SIZE), tiny_card(SIZE, PARAMS), out, savedmodel=False)
+    return out
+
+
+def test_a_lying_png_is_one_error_line_and_the_other_files_still_print(
+    export_dir: Path, tmp_path: Path, capsys
+):
+    face = tmp_path / "face.png"
+    rng = np.random.default_rng(0)
+    draw_face(rng, sample_face(rng)).save(face)
+    bomb = lying_png(tmp_path / "bomb.png")
+    big = huge_jpeg(tmp_path / "big.jpg", side=9000)  # decoded at 1/8, not refused
+    gray16 = png16_gray(tmp_path / "gray16.png")
+    paths = [str(bomb), str(face), str(big), str(gray16)]
+    code = predict.main([*paths, "--model", str(export_dir), "--json", "--no-detect"])
+    captured = capsys.readouterr()
+    assert code == 1
+    assert captured.err.splitlines() == [
+        f"error: {bomb}: 20000x20000 pixels, more than the limit of 50,000,000"
+    ]
+    assert [json.loads(line)["file"] for line in captured.out.splitlines()] == paths[1:]
