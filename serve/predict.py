@@ -7,7 +7,8 @@ and cropped like CelebA's aligned images (`--no-detect` for images that are such
 already), resized to the model's input and scored. The table lists the attributes judged
 present; `--json` prints one object per image with all 40 probabilities and decisions. A
 file that cannot be read, holds too many pixels (data.decode.MAX_PIXELS) or shows no face
-gets one `error:` line on stderr and the others still run; the exit status is then 1. `--model` defaults to the newest export.
+gets one `error:` line on stderr and the others still run; the exit status is then 1.
+`--model` defaults to the newest export.
 """
 
 from __future__ import annotations
