@@ -200,6 +200,20 @@ def _read_attributes(
     path: Path, layout: str, sep: str | None
 ) -> tuple[tuple[str, ...], np.ndarray, np.ndarray]:
     lines = _lines(path)
+    count, names = _read_attribute_header(path, layout, sep, lines)
+    ids, rows = _read_attribute_rows(path, names, sep, lines)
+    if count is not None and count != len(ids):
+        raise DataError(
+            f"{path}, line 1: count line says {count} images, the file lists {len(ids)}"
+        )
+    labels = (np.array(rows) == "1").astype(np.uint8)
+    return names, np.array(ids), labels
+
+
+def _read_attribute_header(
+    path: Path, layout: str, sep: str | None, lines: Iterator[tuple[int, str]]
+) -> tuple[int | None, tuple[str, ...]]:
+    """The official layout's image count (None for Kaggle's) and the attribute names."""
     count = None
     if layout == "official":
         number, first = next(lines, (0, ""))
@@ -217,18 +231,22 @@ def _read_attributes(
         names = header[1:]
     if not names:
         raise DataError(f"{path}: attribute names line missing")
-    names = _check_names(path, names)
-    width = len(names) + 1
+    return count, _check_names(path, names)
+
+
+def _read_attribute_rows(
+    path: Path, names: tuple[str, ...], sep: str | None, lines: Iterator[tuple[int, str]]
+) -> tuple[list[str], list[list[str]]]:
     ids: list[str] = []
     rows: list[list[str]] = []
     first_line: dict[str, int] = {}
     for number, line in lines:
         fields = _split(line, sep)
-        if len(fields) != width:
+        if len(fields) != len(names) + 1:
             raise DataError(
                 f"{path}, line {number}: {len(fields) - 1} values, expected {len(names)}"
             )
-        image_id = fields[0]
+        image_id, values = fields[0], fields[1:]
         _check_id(path, number, image_id)
         if image_id in first_line:
             raise DataError(
@@ -236,7 +254,6 @@ def _read_attributes(
                 f"(first on line {first_line[image_id]})"
             )
         first_line[image_id] = number
-        values = fields[1:]
         if not _VALID.issuperset(values):
             bad = next(v for v in values if v not in _VALID)
             raise DataError(
@@ -246,12 +263,7 @@ def _read_attributes(
         rows.append(values)
     if not ids:
         raise DataError(f"{path}: no image rows")
-    if count is not None and count != len(ids):
-        raise DataError(
-            f"{path}, line 1: count line says {count} images, the file lists {len(ids)}"
-        )
-    labels = (np.array(rows) == "1").astype(np.uint8)
-    return names, np.array(ids), labels
+    return ids, rows
 
 
 def _read_partitions(path: Path, sep: str | None) -> tuple[list[str], list[int]]:

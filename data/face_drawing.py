@@ -69,12 +69,44 @@ class Face:
         return np.array([self.attrs[name] for name in CELEBA_ATTRIBUTES], dtype=np.uint8)
 
 
+@dataclass(frozen=True)
+class _Basics:
+    """The first draws of a face: the ones that other labels depend on."""
+
+    male: bool
+    young: bool
+    smiling: bool
+    bald: bool
+    hair: str
+    wavy: bool
+    makeup: bool
+    chubby: bool
+    full_beard: bool
+    goatee: bool
+    big_nose: bool
+
+
 def sample_face(rng: np.random.Generator) -> Face:
     """Labels with CelebA-like rates and correlations."""
 
     def chance(p: float) -> bool:
         return bool(rng.random() < p)
 
+    basics = _sample_basics(rng, chance)
+    # The draws run in one fixed order (these calls, in turn), so a seed keeps its faces.
+    attrs = _head_labels(chance, basics)
+    attrs |= _wear_labels(chance, basics)
+    attrs |= _look_labels(chance, basics)
+    return Face(
+        attrs=attrs,
+        hair=basics.hair,
+        long_hair=not basics.bald and chance(0.10 if basics.male else 0.85),
+        full_beard=basics.full_beard,
+        sunglasses=chance(0.2),
+    )
+
+
+def _sample_basics(rng: np.random.Generator, chance) -> _Basics:
     male = chance(0.417)
     young = chance(0.774)
     smiling = chance(0.482)
@@ -87,61 +119,78 @@ def sample_face(rng: np.random.Generator) -> Face:
         blond = 0.03 if male else 0.24
         weights = np.array([0.255, 0.22, blond, 0.50 - blond])
         hair = str(rng.choice(["black", "brown", "blond", "other"], p=weights / weights.sum()))
-    wavy = not bald and chance(0.15 if male else 0.45)
-    makeup = not male and chance(0.66)
-    chubby = chance(0.04 if young else 0.12)
-    full_beard = male and chance(0.29)
-    goatee = male and chance(0.15)
-    big_nose = chance(0.40 if male else 0.115)
-    attrs = {
-        "Male": male,
-        "Young": young,
-        "Smiling": smiling,
-        "Mouth_Slightly_Open": chance(0.70 if smiling else 0.27),
-        "High_Cheekbones": chance(0.78 if smiling else 0.15),
-        "Bald": bald,
-        "Receding_Hairline": not bald and chance(0.05 if young else 0.2),
-        "Gray_Hair": hair == "gray",
-        "Black_Hair": hair == "black",
-        "Brown_Hair": hair == "brown",
-        "Blond_Hair": hair == "blond",
-        "Bangs": not bald and chance(0.12 if male else 0.18),
-        "Wavy_Hair": wavy,
-        "Straight_Hair": not bald and not wavy and chance(0.31),
+    return _Basics(
+        male=male,
+        young=young,
+        smiling=smiling,
+        bald=bald,
+        hair=hair,
+        wavy=not bald and chance(0.15 if male else 0.45),
+        makeup=not male and chance(0.66),
+        chubby=chance(0.04 if young else 0.12),
+        full_beard=male and chance(0.29),
+        goatee=male and chance(0.15),
+        big_nose=chance(0.40 if male else 0.115),
+    )
+
+
+def _head_labels(chance, b: _Basics) -> dict[str, bool]:
+    return {
+        "Male": b.male,
+        "Young": b.young,
+        "Smiling": b.smiling,
+        "Mouth_Slightly_Open": chance(0.70 if b.smiling else 0.27),
+        "High_Cheekbones": chance(0.78 if b.smiling else 0.15),
+        "Bald": b.bald,
+        "Receding_Hairline": not b.bald and chance(0.05 if b.young else 0.2),
+        "Gray_Hair": b.hair == "gray",
+        "Black_Hair": b.hair == "black",
+        "Brown_Hair": b.hair == "brown",
+        "Blond_Hair": b.hair == "blond",
+        "Bangs": not b.bald and chance(0.12 if b.male else 0.18),
+        "Wavy_Hair": b.wavy,
+        "Straight_Hair": not b.bald and not b.wavy and chance(0.31),
+    }
+
+
+def _wear_labels(chance, b: _Basics) -> dict[str, bool]:
+    """Accessories, make-up and facial hair."""
+    male = b.male
+    return {
         "Wearing_Hat": chance(0.048),
         "Eyeglasses": chance(0.10 if male else 0.04),
-        "Heavy_Makeup": makeup,
-        "Wearing_Lipstick": chance(0.01 if male else (0.97 if makeup else 0.52)),
+        "Heavy_Makeup": b.makeup,
+        "Wearing_Lipstick": chance(0.01 if male else (0.97 if b.makeup else 0.52)),
         "Wearing_Earrings": chance(0.03 if male else 0.30),
         "Wearing_Necklace": chance(0.02 if male else 0.20),
         "Wearing_Necktie": chance(0.165 if male else 0.005),
-        "Goatee": goatee,
-        "Mustache": male and chance(0.35 if goatee else 0.056),
-        "No_Beard": not (full_beard or goatee),
-        "5_o_Clock_Shadow": male and not full_beard and chance(0.375),
-        "Sideburns": male and chance(0.30 if full_beard else 0.07),
+        "Goatee": b.goatee,
+        "Mustache": male and chance(0.35 if b.goatee else 0.056),
+        "No_Beard": not (b.full_beard or b.goatee),
+        "5_o_Clock_Shadow": male and not b.full_beard and chance(0.375),
+        "Sideburns": male and chance(0.30 if b.full_beard else 0.07),
+    }
+
+
+def _look_labels(chance, b: _Basics) -> dict[str, bool]:
+    """Skin, eyes, nose, face shape and the picture itself."""
+    male, young = b.male, b.young
+    return {
         "Pale_Skin": chance(0.043),
         "Rosy_Cheeks": chance(0.02 if male else 0.10),
         "Blurry": chance(0.051),
         "Bushy_Eyebrows": chance(0.25 if male else 0.065),
         "Arched_Eyebrows": chance(0.05 if male else 0.42),
         "Narrow_Eyes": chance(0.115),
-        "Big_Nose": big_nose,
-        "Pointy_Nose": not big_nose and chance(0.20 if male else 0.43),
-        "Chubby": chubby,
-        "Double_Chin": chance(0.5 if chubby else 0.02),
+        "Big_Nose": b.big_nose,
+        "Pointy_Nose": not b.big_nose and chance(0.20 if male else 0.43),
+        "Chubby": b.chubby,
+        "Double_Chin": chance(0.5 if b.chubby else 0.02),
         "Big_Lips": chance(0.16 if male else 0.30),
         "Bags_Under_Eyes": chance(0.15 if young else 0.39),
         "Oval_Face": chance(0.284),
         "Attractive": chance((0.45 if male else 0.75) if young else 0.2),
     }
-    return Face(
-        attrs=attrs,
-        hair=hair,
-        long_hair=not bald and chance(0.10 if male else 0.85),
-        full_beard=full_beard,
-        sunglasses=chance(0.2),
-    )
 
 
 def _jitter(rng: np.random.Generator, colour, amount: float) -> tuple[int, int, int]:
@@ -229,14 +278,59 @@ def _light(rng: np.random.Generator, picture: Image.Image) -> Image.Image:
     return ImageChops.add(picture, noise, scale=1.0, offset=-128)
 
 
+@dataclass(frozen=True)
+class _Frame:
+    """Where the parts of one face go, and its colours."""
+
+    cx: float
+    cy: float
+    fa: float  # face half width
+    fb: float  # face half height
+    skin: tuple[int, int, int]
+    hair: tuple[int, int, int]
+
+    @property
+    def chin(self) -> float:
+        return self.cy + self.fb
+
+    @property
+    def eye_y(self) -> float:
+        return self.cy - 6
+
+    @property
+    def eye_dx(self) -> float:
+        return 0.42 * self.fa
+
+    @property
+    def mouth_y(self) -> float:
+        return self.cy + 0.55 * self.fb
+
+    @property
+    def dark_hair(self) -> tuple[int, int, int]:
+        return _shade(self.hair, 0.6)
+
+
+@dataclass(frozen=True)
+class _Canvas:
+    """The picture and the person's silhouette, painted together where a part is opaque."""
+
+    draw: ImageDraw.ImageDraw
+    mask: ImageDraw.ImageDraw
+
+    def both(self, shape: str, box, colour, *angles: float) -> None:
+        getattr(self.draw, shape)(box, *angles, fill=colour)
+        getattr(self.mask, shape)(box, *angles, fill=255)
+
+
 def _draw_person(
     rng: np.random.Generator, face: Face, draw: ImageDraw.ImageDraw, mask: ImageDraw.ImageDraw
 ) -> None:
-    """Paint the person in a fixed frame; `mask` gets the silhouette."""
+    """Paint the person in a fixed frame, back to front; `mask` gets the silhouette.
+
+    Every part draws from `rng` in this fixed order, so a seed keeps its pictures.
+    """
     a = face.attrs
-    cx, cy = WIDTH / 2, 104.0
-    fa = rng.uniform(34, 40)  # face half width
-    fb = rng.uniform(47, 53)  # face half height
+    fa, fb = rng.uniform(34, 40), rng.uniform(47, 53)
     if a["Chubby"]:
         fa += 9
     if a["Oval_Face"]:
@@ -245,23 +339,42 @@ def _draw_person(
     skin = _PALE_SKIN if a["Pale_Skin"] else _SKIN[rng.integers(len(_SKIN))]
     skin = _jitter(rng, skin, 6)
     hair = _jitter(rng, _HAIR_COLOURS.get(face.hair, (0, 0, 0)), 10)
-    dark_hair = _shade(hair, 0.6)
-    chin = cy + fb
-    eye_y, eye_dx = cy - 6, 0.42 * fa
-    mouth_y = cy + 0.55 * fb
+    frame = _Frame(cx=WIDTH / 2, cy=104.0, fa=fa, fb=fb, skin=skin, hair=hair)
+    canvas = _Canvas(draw, mask)
+    _body(rng, face, canvas, frame)
+    _ears(rng, face, canvas, frame)
+    _head(rng, face, canvas, frame)
+    _facial_hair(face, draw, frame)
+    f = frame
+    _eyes(rng, draw, a, f.cx, f.eye_y, f.eye_dx, f.skin, f.hair)
+    _nose(draw, a, f.cx, f.eye_y, f.cy, f.skin)
+    if a["Mustache"]:
+        cx, y = f.cx, f.mouth_y
+        draw.polygon(
+            [(cx - 15, y - 9), (cx + 15, y - 9), (cx + 18, y - 2), (cx - 18, y - 2)],
+            fill=f.dark_hair,
+        )
+    _mouth(rng, draw, a, f.cx, f.mouth_y, f.skin)
+    if a["Rosy_Cheeks"]:
+        for side in (-1, 1):
+            x, y = f.cx + side * (f.eye_dx + 3), f.eye_y + 19
+            draw.ellipse([x - 10, y - 7, x + 10, y + 7], fill=(235, 50, 70, 150))
+    if a["Eyeglasses"]:
+        _glasses(rng, draw, face.sunglasses, f.cx, f.eye_y, f.eye_dx, f.fa)
+    if a["Wearing_Hat"]:
+        _hat(rng, canvas, f)
 
-    def both(shape: str, box, colour, *angles: float) -> None:
-        getattr(draw, shape)(box, *angles, fill=colour)
-        getattr(mask, shape)(box, *angles, fill=255)
 
+def _body(rng: np.random.Generator, face: Face, canvas: _Canvas, f: _Frame) -> None:
+    """Shoulders, long hair behind them, the neck, a necktie and a necklace."""
+    a, draw, cx, chin = face.attrs, canvas.draw, f.cx, f.chin
     clothes = _jitter(rng, rng.integers(20, 236, 3), 0)
     width = 78 + (12 if a["Chubby"] else 0)
-    both("ellipse", [cx - width, chin + 16, cx + width, chin + 170], clothes)
+    canvas.both("ellipse", [cx - width, chin + 16, cx + width, chin + 170], clothes)
     if face.long_hair:
-        _long_hair(draw, mask, cx, cy, fa, fb, hair, dark_hair, a["Wavy_Hair"])
-    both(
-        "rectangle", [cx - 0.45 * fa, cy + 0.5 * fb, cx + 0.45 * fa, chin + 34], _shade(skin, 0.92)
-    )
+        _long_hair(draw, canvas.mask, cx, f.cy, f.fa, f.fb, f.hair, f.dark_hair, a["Wavy_Hair"])
+    neck = [cx - 0.45 * f.fa, f.cy + 0.5 * f.fb, cx + 0.45 * f.fa, chin + 34]
+    canvas.both("rectangle", neck, _shade(f.skin, 0.92))
     if a["Wearing_Necktie"]:
         draw.polygon(
             [(cx - 20, chin + 18), (cx + 20, chin + 18), (cx, chin + 44)], fill=(245,) * 3
@@ -274,60 +387,62 @@ def _draw_person(
         )  # fmt: skip
     if a["Wearing_Necklace"]:
         metal = _jitter(rng, (235, 195, 60) if rng.random() < 0.6 else (225, 225, 235), 8)
-        draw.arc([cx - 0.75 * fa, chin - 12, cx + 0.75 * fa, chin + 30], 15, 165, metal, 4)
+        draw.arc([cx - 0.75 * f.fa, chin - 12, cx + 0.75 * f.fa, chin + 30], 15, 165, metal, 4)
         draw.ellipse([cx - 5, chin + 24, cx + 5, chin + 34], fill=metal)
+
+
+def _ears(rng: np.random.Generator, face: Face, canvas: _Canvas, f: _Frame) -> None:
     for side in (-1, 1):
-        ear_x = cx + side * fa
-        both("ellipse", [ear_x - 7, eye_y - 4, ear_x + 7, eye_y + 20], skin)
-        if a["Wearing_Earrings"]:
+        ear_x, eye_y = f.cx + side * f.fa, f.eye_y
+        canvas.both("ellipse", [ear_x - 7, eye_y - 4, ear_x + 7, eye_y + 20], f.skin)
+        if face.attrs["Wearing_Earrings"]:
             metal = _jitter(rng, (240, 200, 40) if rng.random() < 0.6 else (230, 230, 240), 8)
-            draw.ellipse([ear_x - 6, eye_y + 18, ear_x + 6, eye_y + 30], fill=metal)
+            canvas.draw.ellipse([ear_x - 6, eye_y + 18, ear_x + 6, eye_y + 30], fill=metal)
+
+
+def _head(rng: np.random.Generator, face: Face, canvas: _Canvas, f: _Frame) -> None:
+    """Hair behind the head, the face, a double chin, wrinkles and the hair on the forehead."""
+    a, draw, cx, cy, fa, fb = face.attrs, canvas.draw, f.cx, f.cy, f.fa, f.fb
     if face.hair != "none":
-        both("ellipse", [cx - fa - 7, cy - fb - 11, cx + fa + 7, cy + 0.3 * fb], hair)
-    both("ellipse", [cx - fa, cy - fb, cx + fa, cy + fb], skin)
+        canvas.both("ellipse", [cx - fa - 7, cy - fb - 11, cx + fa + 7, cy + 0.3 * fb], f.hair)
+    canvas.both("ellipse", [cx - fa, cy - fb, cx + fa, cy + fb], f.skin)
     if a["Double_Chin"]:
-        draw.arc(
-            [cx - 0.5 * fa, chin - 16, cx + 0.5 * fa, chin + 8], 15, 165, _shade(skin, 0.7), 4
-        )
+        box = [cx - 0.5 * fa, f.chin - 16, cx + 0.5 * fa, f.chin + 8]
+        draw.arc(box, 15, 165, _shade(f.skin, 0.7), 4)
     if not a["Young"] and rng.random() < 0.8:
         for row in range(3):
             y = cy - 0.62 * fb + 6 * row
-            draw.arc([cx - 0.5 * fa, y, cx + 0.5 * fa, y + 8], 200, 340, _shade(skin, 0.72), 2)
+            draw.arc([cx - 0.5 * fa, y, cx + 0.5 * fa, y + 8], 200, 340, _shade(f.skin, 0.72), 2)
     if face.hair != "none":
-        _forehead_hair(draw, cx, cy, fa, fb, hair, a["Receding_Hairline"], a["Bangs"], eye_y)
+        receding, bangs = a["Receding_Hairline"], a["Bangs"]
+        _forehead_hair(draw, cx, cy, fa, fb, f.hair, receding, bangs, f.eye_y)
+
+
+def _facial_hair(face: Face, draw: ImageDraw.ImageDraw, f: _Frame) -> None:
+    a, cx, cy, fa, fb = face.attrs, f.cx, f.cy, f.fa, f.fb
     if a["5_o_Clock_Shadow"]:
         points = _arc_points(cx, cy, fa, fb, 0.08 * math.pi, 0.92 * math.pi)
         draw.polygon(points, fill=(40, 30, 30, 110))
     if face.full_beard:
         outer = _arc_points(cx, cy + 2, fa + 1, fb + 5, 0.02 * math.pi, 0.98 * math.pi)
         inner = [(cx - 0.6 * fa, cy + 0.2 * fb), (cx + 0.6 * fa, cy + 0.2 * fb)]
-        draw.polygon(outer + inner, fill=dark_hair)
+        draw.polygon(outer + inner, fill=f.dark_hair)
     if a["Goatee"]:
-        draw.ellipse([cx - 0.32 * fa, mouth_y + 5, cx + 0.32 * fa, chin + 5], fill=dark_hair)
+        box = [cx - 0.32 * fa, f.mouth_y + 5, cx + 0.32 * fa, f.chin + 5]
+        draw.ellipse(box, fill=f.dark_hair)
     if a["Sideburns"]:
         for side in (-1, 1):
             x = cx + side * (fa - 5)
-            draw.rectangle([x - 5, eye_y - 8, x + 5, eye_y + 26], fill=dark_hair)
-    _eyes(rng, draw, a, cx, eye_y, eye_dx, skin, hair)
-    _nose(draw, a, cx, eye_y, cy, skin)
-    if a["Mustache"]:
-        draw.polygon(
-            [(cx - 15, mouth_y - 9), (cx + 15, mouth_y - 9), (cx + 18, mouth_y - 2),
-             (cx - 18, mouth_y - 2)],
-            fill=dark_hair,
-        )  # fmt: skip
-    _mouth(rng, draw, a, cx, mouth_y, skin)
-    if a["Rosy_Cheeks"]:
-        for side in (-1, 1):
-            x, y = cx + side * (eye_dx + 3), eye_y + 19
-            draw.ellipse([x - 10, y - 7, x + 10, y + 7], fill=(235, 50, 70, 150))
-    if a["Eyeglasses"]:
-        _glasses(rng, draw, face.sunglasses, cx, eye_y, eye_dx, fa)
-    if a["Wearing_Hat"]:
-        colour = _jitter(rng, rng.integers(10, 246, 3), 0)
-        brim_y = cy - 0.5 * fb
-        both("chord", [cx - fa - 8, cy - fb - 34, cx + fa + 8, brim_y + 24], colour, 180, 360)
-        both("ellipse", [cx - fa - 24, brim_y - 5, cx + fa + 24, brim_y + 9], _shade(colour, 0.7))
+            draw.rectangle([x - 5, f.eye_y - 8, x + 5, f.eye_y + 26], fill=f.dark_hair)
+
+
+def _hat(rng: np.random.Generator, canvas: _Canvas, f: _Frame) -> None:
+    cx, cy, fa, fb = f.cx, f.cy, f.fa, f.fb
+    colour = _jitter(rng, rng.integers(10, 246, 3), 0)
+    brim_y = cy - 0.5 * fb
+    canvas.both("chord", [cx - fa - 8, cy - fb - 34, cx + fa + 8, brim_y + 24], colour, 180, 360)
+    brim = [cx - fa - 24, brim_y - 5, cx + fa + 24, brim_y + 9]
+    canvas.both("ellipse", brim, _shade(colour, 0.7))
 
 
 def _long_hair(draw, mask, cx, cy, fa, fb, hair, dark_hair, wavy: bool) -> None:
