@@ -3,7 +3,9 @@
 A worker may start a trial only while COMPLETE + PRUNED + RUNNING trials number fewer than
 the budget. Counting and creating the trial happen under one lock per study (a file lock
 for SQLite, a PostgreSQL advisory lock), so workers that start at the same moment never
-overshoot. Failed trials free their slot; a killed worker's RUNNING trial is failed by the
+overshoot. The claimed trial beats before the lock is released, and one that never beats
+(its worker died in between) is failed after the grace period like any stale trial.
+Failed trials free their slot; a killed worker's RUNNING trial is failed by the
 heartbeat check, retried with the same parameters (it waits in the queue), and the study
 still ends with exactly the budget of finished trials.
 """
@@ -23,6 +25,7 @@ import optuna
 import sqlalchemy
 from optuna.trial import TrialState
 
+from search.heartbeat import first_beat
 from search.space import get_space
 from search.storage import sqlite_path
 
@@ -102,7 +105,9 @@ def claim_trial(study: optuna.Study, budget: int) -> ClaimResult:
         counted = study.get_trials(deepcopy=False, states=_COUNTED)
         running = sum(t.state == TrialState.RUNNING for t in counted)
         if len(counted) < budget:
-            return ClaimResult(Claim.STARTED, study.ask())
+            trial = study.ask()
+            first_beat(study, trial)
+            return ClaimResult(Claim.STARTED, trial)
     return ClaimResult(Claim.WAIT if running else Claim.DONE)
 
 

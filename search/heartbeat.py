@@ -1,4 +1,4 @@
-"""A running trial's heartbeat, beaten from a background thread while it trains.
+"""A running trial's heartbeat: its first beat inside the claim, then a background thread.
 
 Optuna beats only inside `study.optimize`; the worker uses ask/tell, so it beats itself.
 A worker that dies stops beating, and after the grace period any other worker fails the
@@ -14,9 +14,19 @@ import optuna
 
 from search.storage import storage_reason
 
-__all__ = ["Heartbeat"]
+__all__ = ["Heartbeat", "first_beat"]
 
 log = logging.getLogger(__name__)
+
+
+def first_beat(study: optuna.Study, trial: optuna.Trial) -> None:
+    """Beat at once, while the claim's lock is held, so a new trial is never without a beat.
+
+    If this beat fails, the trial is still recognised later: a RUNNING trial with no beat
+    after the grace period is failed as orphaned (search.storage.OrphanAwareStorage).
+    """
+    # Neither Study nor Trial exposes its storage or id publicly; the heartbeat API needs both.
+    study._storage.record_heartbeat(trial._trial_id)
 
 
 class Heartbeat:
@@ -25,7 +35,6 @@ class Heartbeat:
     def __init__(self, storage: optuna.storages.RDBStorage, trial: optuna.Trial) -> None:
         self._stop = threading.Event()
         interval = storage.get_heartbeat_interval() or 10
-        # Trial exposes no public id; the storage's heartbeat API needs it.
         trial_id = trial._trial_id
 
         def beat() -> None:
@@ -35,7 +44,7 @@ class Heartbeat:
                 except Exception as exc:  # a missed beat is retried at the next interval
                     log.warning("heartbeat failed: %s", storage_reason(exc))
 
-        storage.record_heartbeat(trial_id)
+        # The claim beat first (first_beat), so this thread only keeps the beat going.
         self._thread = threading.Thread(target=beat, daemon=True, name="heartbeat")
         self._thread.start()
 

@@ -13,18 +13,22 @@ import sys
 import time
 import warnings
 from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TypeVar
 
 import optuna
 import sqlalchemy
 from optuna.storages import RDBStorage, RetryHeartbeatStaleTrialCallback
+from optuna.storages._rdb import models
+from optuna.trial import TrialState
 from sqlalchemy.engine import make_url
 
 from search.errors import StorageError
 
 __all__ = [
     "ARTIFACT_DIR",
+    "OrphanAwareStorage",
     "DEFAULT_STORAGE",
     "GRACE_PERIOD_S",
     "STORAGE_HELP",
@@ -115,7 +119,7 @@ def open_storage(url: str, *, grace_period: int = GRACE_PERIOD_S) -> RDBStorage:
                     # Heartbeat and its retry callback are stable in practice, "experimental"
                     # in name.
                     warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-                    return RDBStorage(
+                    return OrphanAwareStorage(
                         url,
                         engine_kwargs=engine_kwargs,
                         heartbeat_interval=heartbeat_interval,
@@ -135,6 +139,34 @@ def open_storage(url: str, *, grace_period: int = GRACE_PERIOD_S) -> RDBStorage:
         raise StorageError(f"cannot open storage {mask_url(url)}: {storage_reason(exc)}") from None
     except ModuleNotFoundError as exc:
         raise StorageError(f"storage {mask_url(url)} needs the driver {exc.name!r}") from None
+
+
+class OrphanAwareStorage(RDBStorage):
+    """An RDBStorage whose stale-trial check also finds trials that never beat.
+
+    Optuna only fails a RUNNING trial as stale once it has a heartbeat. A worker that dies (or
+    loses the database) between creating a trial and its first beat would leave a trial that
+    counts against the budget forever; here such a trial is stale once it has been running
+    for the grace period without a beat, and is failed and retried like any other.
+    """
+
+    def _get_stale_trial_ids(self, study_id: int) -> list[int]:
+        return super()._get_stale_trial_ids(study_id) + self._orphaned_trial_ids(study_id)
+
+    def _orphaned_trial_ids(self, study_id: int) -> list[int]:
+        trial, beat = models.TrialModel, models.TrialHeartbeatModel
+        # Optuna stores the start as naive UTC (from the writer's clock).
+        started_before = datetime.now(UTC).replace(tzinfo=None) - timedelta(
+            seconds=self.grace_period or GRACE_PERIOD_S
+        )
+        query = (
+            sqlalchemy.select(trial.trial_id)
+            .outerjoin(beat, beat.trial_id == trial.trial_id)
+            .where(trial.study_id == study_id, trial.state == TrialState.RUNNING)
+            .where(beat.trial_heartbeat_id.is_(None), trial._datetime_start_utc < started_before)
+        )
+        with self.engine.connect() as connection:
+            return list(connection.scalars(query))
 
 
 def storage_reason(exc: BaseException) -> str:
