@@ -12,22 +12,15 @@ still ends with exactly the budget of finished trials.
 
 from __future__ import annotations
 
-import contextlib
 import enum
-import fcntl
-import hashlib
 import warnings
-from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path
 
 import optuna
-import sqlalchemy
 from optuna.trial import TrialState
 
 from search.heartbeat import first_beat
 from search.space import get_space
-from search.storage import sqlite_path
 
 __all__ = [
     "Claim",
@@ -35,8 +28,6 @@ __all__ = [
     "budget_spent",
     "claim_trial",
     "enqueue_warm_starts",
-    "lock_path_for",
-    "study_lock",
 ]
 
 _COUNTED = (TrialState.COMPLETE, TrialState.PRUNED, TrialState.RUNNING)
@@ -53,35 +44,6 @@ class Claim(enum.Enum):
 class ClaimResult:
     claim: Claim
     trial: optuna.Trial | None = None
-
-
-@contextlib.contextmanager
-def study_lock(url: str, study_name: str) -> Iterator[None]:
-    """A lock held by one worker at a time, across processes and (for PostgreSQL) machines."""
-    lock_file = lock_path_for(url, study_name)
-    if lock_file is not None:
-        with open(lock_file, "a") as handle:
-            fcntl.flock(handle, fcntl.LOCK_EX)
-            try:
-                yield
-            finally:
-                fcntl.flock(handle, fcntl.LOCK_UN)
-        return
-    if sqlalchemy.engine.make_url(url).get_backend_name() != "postgresql":
-        yield  # in-memory SQLite: one process, nothing to share
-        return
-    key = int.from_bytes(hashlib.sha256(study_name.encode()).digest()[:8], "big", signed=True)
-    engine = sqlalchemy.create_engine(url, poolclass=sqlalchemy.pool.NullPool)
-    try:
-        with engine.connect() as connection:
-            # Session-level lock: PostgreSQL releases it by itself if this worker dies.
-            connection.execute(sqlalchemy.text("SELECT pg_advisory_lock(:k)"), {"k": key})
-            try:
-                yield
-            finally:
-                connection.execute(sqlalchemy.text("SELECT pg_advisory_unlock(:k)"), {"k": key})
-    finally:
-        engine.dispose()
 
 
 def enqueue_warm_starts(study: optuna.Study, space: str, budget: int) -> int:
@@ -115,9 +77,3 @@ def budget_spent(study: optuna.Study, budget: int) -> bool:
     """Whether the study already holds `budget` finished trials (a read, no claim)."""
     finished = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE, TrialState.PRUNED))
     return len(finished) >= budget
-
-
-def lock_path_for(url: str, study_name: str) -> Path | None:
-    """Where the SQLite lock file of a study lives (None for PostgreSQL)."""
-    path = sqlite_path(url)
-    return None if path is None else path.with_name(path.name + f".{study_name}.lock")

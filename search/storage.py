@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import os
+import socket
 import sqlite3
 import sys
 import time
@@ -35,6 +36,7 @@ __all__ = [
     "STORAGE_ENV",
     "mask_url",
     "open_storage",
+    "postgres_connect_args",
     "resolve_storage_url",
     "retry_storage",
     "sqlite_path",
@@ -103,7 +105,7 @@ def open_storage(url: str, *, grace_period: int = GRACE_PERIOD_S) -> RDBStorage:
         backend = make_url(url).get_backend_name()
     except sqlalchemy.exc.ArgumentError:
         raise StorageError(f"not a storage URL: {mask_url(url)}") from None
-    engine_kwargs: dict = {"pool_pre_ping": True, "connect_args": {"connect_timeout": 10}}
+    engine_kwargs: dict = {"pool_pre_ping": True, "connect_args": postgres_connect_args(url)}
     if backend == "sqlite":
         path = sqlite_path(url)
         if path is not None:
@@ -167,6 +169,17 @@ class OrphanAwareStorage(RDBStorage):
         )
         with self.engine.connect() as connection:
             return list(connection.scalars(query))
+
+
+def postgres_connect_args(url: str) -> dict:
+    """Connection options for PostgreSQL: a timeout, and a name that says which process this is.
+
+    The name shows in pg_stat_activity, so a worker that holds the study lock can be found.
+    """
+    args: dict = {"connect_timeout": 10}
+    if "application_name" not in make_url(url).query:
+        args["application_name"] = f"celeba-search pid {os.getpid()} on {socket.gethostname()}"
+    return args
 
 
 def storage_reason(exc: BaseException) -> str:

@@ -22,12 +22,12 @@ from search.budget import (
     budget_spent,
     claim_trial,
     enqueue_warm_starts,
-    study_lock,
 )
 from search.config import RunConfig
 from search.errors import ConfigError
 from search.heartbeat import Heartbeat
 from search.interrupts import Interrupts
+from search.lock import study_lock
 from search.objective import Objective
 from search.records import TrialRecord
 from search.storage import open_storage, retry_storage

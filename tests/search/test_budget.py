@@ -14,7 +14,8 @@ import optuna
 import pytest
 from optuna.trial import TrialState
 
-from search.budget import Claim, claim_trial, enqueue_warm_starts, study_lock
+from search.budget import Claim, claim_trial, enqueue_warm_starts
+from search.lock import study_lock
 from search.storage import open_storage
 
 optuna.logging.set_verbosity(optuna.logging.WARNING)

@@ -19,8 +19,9 @@ import pytest
 from optuna.trial import TrialState
 from sqlalchemy.engine import make_url
 
-from search.budget import Claim, claim_trial, study_lock
+from search.budget import Claim, claim_trial
 from search.heartbeat import first_beat
+from search.lock import study_lock
 from search.storage import open_storage
 
 optuna.logging.set_verbosity(optuna.logging.WARNING)
