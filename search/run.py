@@ -20,10 +20,13 @@ import subprocess
 import sys
 from dataclasses import fields, replace
 
+import optuna
+
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 from data import CelebaData  # noqa: E402
 from data.cli import EXIT_INTERRUPTED, EXIT_OK, EXIT_SOME_FAILED, print_error, run_command  # noqa: E402
+from search.budget import budget_spent  # noqa: E402
 from search.config import RunConfig, apply_preset  # noqa: E402
 from search.devices import default_workers, worker_environment  # noqa: E402
 from search.storage import (  # noqa: E402
@@ -71,6 +74,7 @@ def build_parser() -> argparse.ArgumentParser:
     add("--preset", help="demo: synthetic faces at 32x32 and a small space")
     add("--synthetic-n", type=int, dest="synthetic_n", help=argparse.SUPPRESS)
     add("--worker-index", type=int, dest="worker_index", help=argparse.SUPPRESS)
+    add("--parent-pid", type=int, dest="parent_pid", help=argparse.SUPPRESS)
     return parser
 
 
@@ -99,7 +103,7 @@ def _run(args: argparse.Namespace, in_process: bool) -> int:
     # A worker may replace itself (exec) only when this process is the real command.
     worker_config = replace(config, trials_per_process=sys.maxsize) if in_process else config
     if args.worker_index is not None:
-        return _run_one_worker(worker_config, args.worker_index)
+        return _run_one_worker(worker_config, args.worker_index, parent_pid=args.parent_pid)
     print(
         f"study {config.study!r} on {mask_url(config.storage)}: budget {config.trials} "
         f"trials, {config.workers} worker(s), space {config.space}, {config.epochs} epochs, "
@@ -121,10 +125,12 @@ def _run(args: argparse.Namespace, in_process: bool) -> int:
     return code
 
 
-def _run_one_worker(config: RunConfig, index: int, data: CelebaData | None = None) -> int:
+def _run_one_worker(
+    config: RunConfig, index: int, data: CelebaData | None = None, parent_pid: int | None = None
+) -> int:
     from search.worker import run_worker  # imports Keras: only where a worker runs
 
-    summary = run_worker(config, data or _prepare(config), index)
+    summary = run_worker(config, data or _prepare(config), index, parent_pid)
     if summary.recycle:
         print(
             f"worker {index}: {config.trials_per_process} trials done; restarting to free memory"
@@ -158,10 +164,21 @@ def _run_worker_processes(config: RunConfig) -> int:
     if any(code == EXIT_INTERRUPTED for code in codes):
         return EXIT_INTERRUPTED
     failed = [i for i, code in enumerate(codes) if code != 0]
+    killed = [i for i in failed if codes[i] < 0]
+    if failed and failed == killed and _budget_met(config):
+        # The others failed and retried the killed workers' trials: the search is complete.
+        signals = ", ".join(f"{i} by {signal.Signals(-codes[i]).name}" for i in killed)
+        print(f"worker(s) killed ({signals}), but the budget was met by the others")
+        return EXIT_OK
     if failed:
         print_error(f"worker(s) {failed} exited with an error")
         return EXIT_SOME_FAILED
     return EXIT_OK
+
+
+def _budget_met(config: RunConfig) -> bool:
+    study = optuna.load_study(study_name=config.study, storage=open_storage(config.storage))
+    return budget_spent(study, config.trials)
 
 
 def _child_arguments(config: RunConfig, index: int) -> list[str]:
@@ -181,6 +198,7 @@ def _child_arguments(config: RunConfig, index: int) -> list[str]:
         "--trials-per-process": config.trials_per_process,
         "--workers": config.workers,
         "--worker-index": index,
+        "--parent-pid": os.getpid(),  # a worker stops when this process is gone
     }
     flags = [] if config.warm_start else ["--no-warm-start"]
     return [str(part) for pair in pairs.items() for part in pair] + flags

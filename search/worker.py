@@ -49,15 +49,19 @@ class WorkerSummary:
     recycle: bool = False  # stopped after its share of trials: restart it to free memory
 
 
-def run_worker(config: RunConfig, data: CelebaData, worker_index: int = 0) -> WorkerSummary:
+def run_worker(
+    config: RunConfig, data: CelebaData, worker_index: int = 0, parent_pid: int | None = None
+) -> WorkerSummary:
     """Run trials until the study's budget is spent; returns what this worker did.
+
+    With `parent_pid`, the worker stops (as on SIGTERM) when that process is gone.
 
     After `config.trials_per_process` trials it returns early with `recycle` set: TensorFlow
     keeps some memory from every model built in a process, which only a new process frees.
     """
     storage = open_storage(config.storage, grace_period=config.grace_period)
     study = _join_study(storage, config, worker_index)
-    interrupts = Interrupts()
+    interrupts = Interrupts(parent_pid)
     objective = Objective(
         data,
         space=config.space,
