@@ -328,10 +328,21 @@ def _align_partitions(
 
 def _check_images(files: SourceFiles, ids: np.ndarray) -> None:
     with os.scandir(files.image_dir) as entries:
-        present = {e.name for e in entries if e.is_file()}
+        present = {e.name: e.is_symlink() for e in entries if e.is_file()}
     missing = [i for i in ids.tolist() if i not in present]
     if missing:
         raise DataError(
             f"{files.image_dir}: {len(missing)} image file(s) listed in "
             f"{files.attr_file.name} are missing: {_listing(missing)}"
         )
+    # A link may point inside the folder; one that leads out of it (to /etc/passwd, say)
+    # would make the cache read files the folder's owner never meant to hand over.
+    inside = files.image_dir.resolve()
+    for image_id in ids.tolist():
+        if present[image_id]:
+            target = (files.image_dir / image_id).resolve()
+            if not target.is_relative_to(inside):
+                raise DataError(
+                    f"{files.image_dir / image_id}: a symbolic link to {target}, outside the "
+                    "image folder; refusing to read it"
+                )

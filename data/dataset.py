@@ -75,14 +75,15 @@ def load(cache_dir: str | Path) -> CelebaData:
     path = Path(cache_dir)
     if not path.is_dir():
         raise DataError(f"{path}: cache not found (build it with python -m data.prepare)")
-    manifest = read_manifest(path)
+    version = path.resolve()  # follow data.atomic's link once: every file from one version
+    manifest = read_manifest(version)
     if manifest is None:
         raise DataError(f"{path}: not a complete cache of version {CACHE_VERSION} (rebuild it)")
     try:
-        images = np.load(path / "images.npy", mmap_mode="r")
-        labels = np.load(path / "labels.npy", mmap_mode="r")
-        ids = np.load(path / "ids.npy")
-        partitions = np.load(path / "partitions.npy")
+        images = np.load(version / "images.npy", mmap_mode="r")
+        labels = np.load(version / "labels.npy", mmap_mode="r")
+        ids = np.load(version / "ids.npy")
+        partitions = np.load(version / "partitions.npy")
     except (OSError, ValueError) as err:
         raise DataError(f"{path}: unreadable cache file ({err})") from None
     try:

@@ -109,5 +109,5 @@ def decode_rows(
 
 
 def decode_task(task: tuple[str, int, list[str], int]) -> tuple[int, list[tuple[int, str]]]:
-    """`decode_rows` for `Pool.imap_unordered`, which passes one argument."""
+    """`decode_rows` for `map_unordered`, which passes one argument."""
     return decode_rows(*task)

@@ -5,6 +5,11 @@ A process with TensorFlow, JAX or PyTorch loaded (a search worker) should not fo
 their thread pools may hold locks a child would then wait on forever; it starts workers
 from a fork server instead, which re-imports the main module in each of them, so scripts
 that build caches there need the usual `if __name__ == "__main__":` guard.
+
+The pool is a `concurrent.futures.ProcessPoolExecutor`, not `multiprocessing.Pool`: when a
+worker dies (it cannot import its modules at start-up, or it is killed) the executor
+breaks and says so, where `multiprocessing.Pool` starts a replacement that dies the same
+way, forever, and the command hangs.
 """
 
 from __future__ import annotations
@@ -13,13 +18,19 @@ import multiprocessing
 import os
 import signal
 import sys
-from multiprocessing.pool import Pool
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
+from typing import TypeVar
 
 from data.errors import DataError
 
-__all__ = ["process_pool", "worker_count"]
+__all__ = ["map_unordered", "worker_count"]
 
 _THREADED = ("tensorflow", "jax", "torch")
+
+Task = TypeVar("Task")
+Result = TypeVar("Result")
 
 
 def worker_count(workers: int | None) -> int:
@@ -31,23 +42,39 @@ def worker_count(workers: int | None) -> int:
     return workers
 
 
-def _runs_thread_pools() -> bool:
-    """Whether a library that keeps its own threads (and locks) is loaded."""
-    return any(name in sys.modules for name in _THREADED)
+def map_unordered(
+    function: Callable[[Task], Result], tasks: Iterable[Task], workers: int, preload: str
+) -> Iterator[Result]:
+    """`function(task)` for every task on `workers` processes, each result as it is ready.
+
+    `preload` is the module `function` lives in. Raises `DataError` (one line, no hang)
+    when a worker process dies; `--workers 1` then runs the work in-process and shows why.
+    """
+    with ProcessPoolExecutor(workers, mp_context=_context(preload), initializer=_signals) as pool:
+        try:
+            pending = {pool.submit(function, task) for task in tasks}
+            while pending:
+                done, pending = wait(pending, return_when=FIRST_COMPLETED)
+                for future in done:
+                    yield future.result()
+        except BrokenProcessPool:
+            raise DataError(
+                "a worker process died (at start-up, or killed); run with --workers 1 to see why"
+            ) from None
+        finally:
+            pool.shutdown(wait=True, cancel_futures=True)
 
 
-def _default_signals() -> None:
-    # A forked worker inherits its parent's handlers (search.run turns SIGTERM into Ctrl-C);
-    # the pool stops its workers with SIGTERM, which must simply end them. Ctrl-C is the
-    # parent's to handle.
-    signal.signal(signal.SIGTERM, signal.SIG_DFL)
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-
-
-def process_pool(workers: int, preload: str) -> Pool:
-    """A pool of `workers` processes; `preload` is the module their tasks live in."""
-    if not _runs_thread_pools():
-        return multiprocessing.get_context("fork").Pool(workers, initializer=_default_signals)
+def _context(preload: str) -> multiprocessing.context.BaseContext:
+    if not any(name in sys.modules for name in _THREADED):
+        return multiprocessing.get_context("fork")
     context = multiprocessing.get_context("forkserver")
     context.set_forkserver_preload([preload])
-    return context.Pool(workers, initializer=_default_signals)
+    return context
+
+
+def _signals() -> None:
+    # A forked worker inherits its parent's handlers (search.run turns SIGTERM into Ctrl-C);
+    # a worker stopped with SIGTERM must simply end. Ctrl-C is the parent's to handle.
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)

@@ -35,7 +35,7 @@ from data.cli import run_command
 from data.dataset import CACHE_VERSION, MANIFEST, read_manifest
 from data.decode import decode_rows, decode_task
 from data.errors import DataError
-from data.pool import process_pool, worker_count
+from data.pool import map_unordered, worker_count
 
 __all__ = ["default_cache_dir", "main", "prepare_cache"]
 
@@ -135,10 +135,10 @@ def _decode_all(
                 bad.extend(failed)
                 bar.update(done)
         else:
-            with process_pool(min(workers, len(tasks)), "data.decode") as pool:
-                for done, failed in pool.imap_unordered(decode_task, tasks):
-                    bad.extend(failed)
-                    bar.update(done)
+            pool = min(workers, len(tasks))
+            for done, failed in map_unordered(decode_task, tasks, pool, "data.decode"):
+                bad.extend(failed)
+                bar.update(done)
     return sorted(bad)
 
 

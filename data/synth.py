@@ -23,7 +23,7 @@ from data.attributes import CELEBA_ATTRIBUTES
 from data.cli import run_command
 from data.errors import DataError
 from data.face_drawing import draw_face, sample_face
-from data.pool import process_pool, worker_count
+from data.pool import map_unordered, worker_count
 
 __all__ = ["ensure_synthetic", "generate_synthetic", "image_id", "main", "partition_sizes"]
 
@@ -125,9 +125,9 @@ def _write(folder: Path, n: int, seed: int, workers: int) -> None:
         for task in tasks:
             labels[task[2] : task[3]] = render_range(*task)
     else:
-        with process_pool(min(workers, len(tasks)), "data.synth") as pool:
-            for start, rows in pool.imap_unordered(_render_task, tasks):
-                labels[start : start + len(rows)] = rows
+        pool = min(workers, len(tasks))
+        for start, rows in map_unordered(_render_task, tasks, pool, "data.synth"):
+            labels[start : start + len(rows)] = rows
     ids = [image_id(i) for i in range(n)]
     values = np.where(labels == 1, "1", "-1")
     rows = [",".join([i, *row]) for i, row in zip(ids, values.tolist(), strict=True)]

@@ -241,12 +241,31 @@ BAD_INPUTS: dict[str, tuple[str, Callable[[Path], None], str]] = {
         lambda r: _lines(r / OFFICIAL_ATTR, _set(5, lambda line: line[:-2] + " 2")),
         "list_attr_celeba.txt, line 6: value '2' for 000004.jpg, expected -1 or 1",
     ),
+    "link out of the image folder": (
+        "kaggle",
+        lambda r: _relink(r / "img_align_celeba" / "000003.jpg", Path("/etc/passwd")),
+        "img_align_celeba/000003.jpg: a symbolic link to /etc/passwd, outside the image folder",
+    ),
     "official: bad partition line": (
         "official",
         lambda r: _lines(r / OFFICIAL_PART, _set(3, lambda line: line + " extra")),
         "list_eval_partition.txt, line 4: expected '<image_id> <partition>'",
     ),
 }
+
+
+def _relink(path: Path, target: Path) -> None:
+    path.unlink()
+    path.symlink_to(target)
+
+
+def test_a_link_to_another_image_inside_the_folder_is_read(kaggle: Path) -> None:
+    images = kaggle / "img_align_celeba"
+    _relink(images / "000003.jpg", Path("000004.jpg"))  # relative, stays inside
+    (images / "sub").mkdir()
+    (images / "sub" / "copy.jpg").write_bytes((images / "000005.jpg").read_bytes())
+    _relink(images / "000005.jpg", images / "sub" / "copy.jpg")
+    assert len(read_celeba(kaggle)) == 40
 
 
 @pytest.mark.parametrize("case", list(BAD_INPUTS))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -73,7 +74,9 @@ def test_changed_labels_rebuild_the_cache(kaggle: Path, tmp_path: Path) -> None:
     second = load(build(kaggle, out))
     assert second.fingerprint != first.fingerprint
     assert second.train.labels[0, -1] == (values[-1] == "1")
-    assert list(tmp_path.glob(".cache.*")) == []
+    left = sorted(p.name for p in tmp_path.glob(".cache.*"))  # the link's version, the old one
+    assert len(left) == 2 and all(name.startswith(".cache.v-") for name in left)
+    assert os.readlink(out) in left
 
 
 def test_touched_image_rebuilds_the_cache(kaggle: Path, tmp_path: Path) -> None:
@@ -157,7 +160,7 @@ def test_interrupted_build_leaves_nothing(kaggle: Path, tmp_path: Path, monkeypa
 def test_killed_build_is_never_loaded_and_is_cleaned_up(kaggle: Path, tmp_path: Path) -> None:
     dead = subprocess.Popen([sys.executable, "-c", "pass"])
     dead.wait()
-    leftover = tmp_path / f".cache.tmp-{dead.pid}-x1y2"  # what a SIGKILLed run leaves
+    leftover = tmp_path / f".cache.tmp-{dead.pid}@{socket.gethostname()}-x1y2"  # a SIGKILLed run
     leftover.mkdir()
     np.lib.format.open_memmap(leftover / "images.npy", "w+", np.uint8, (40, 16, 16, 3))
     out = tmp_path / "cache"

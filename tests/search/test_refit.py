@@ -117,7 +117,7 @@ def test_refit_exports_every_file_and_a_full_card(workdir: Path, refitted, study
         "model": "model.keras",
         "savedmodel": "saved_model" if tensorflow else None,
     }
-    assert not [p for p in out.parent.iterdir() if p.name.startswith(".")]  # no temp left
+    assert not [p for p in out.parent.iterdir() if ".tmp-" in p.name]  # no temp left
 
     study = optuna.load_study(study_name="tiny", storage=study_url)
     assert study.user_attrs["best_export"]["path"] == str(out.resolve())
@@ -142,7 +142,8 @@ def test_export_replaces_an_older_export(workdir: Path, refitted, tmp_path: Path
         export_model(refitted.model, card, out, savedmodel=False)
     assert read_card(out).trial == 8
     assert sorted(p.name for p in out.iterdir()) == ["model.keras", "model_card.json"]
-    assert [p.name for p in tmp_path.iterdir()] == ["best"]
+    visible = [p.name for p in tmp_path.iterdir() if not p.name.startswith(".best.v-")]
+    assert visible == ["best"] and len(list(tmp_path.glob(".best.v-*"))) == 2  # old: grace
 
 
 def test_report_draws_the_exported_models_attributes(workdir: Path, refitted, study_url):

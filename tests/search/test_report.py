@@ -104,7 +104,8 @@ def test_report_of_a_searched_study(tmp_path: Path, monkeypatch, capsys):
     summary = capsys.readouterr().out
     assert "4 complete, 1 pruned, 1 failed" in summary and "best trial #1: 0.7000" in summary
     assert f"report: {Path('studies/demo/report/index.html')}" in summary
-    assert [p.name for p in out.parent.iterdir()] == ["report"]  # no temporary folder left
+    assert [p.name for p in out.parent.iterdir() if ".tmp-" in p.name] == []  # no temp left
+    assert out.is_symlink()  # to its version folder (data.atomic)
 
 
 def test_importances_are_skipped_with_a_note_when_they_cannot_be_told(tmp_path: Path):
