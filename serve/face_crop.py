@@ -20,6 +20,7 @@ from data.decode import crop_box, open_image
 from data.errors import ImageError, UserError
 
 __all__ = [
+    "DETECT_MAX_SIDE",
     "FaceError",
     "ImageError",
     "celeba_crop_box",
@@ -33,7 +34,7 @@ _CASCADE = Path(cv2.data.haarcascades) / "haarcascade_frontalface_default.xml"
 _CROP_WIDTH = 178 / 103
 _CROP_HEIGHT = 218 / 103
 _CENTRE_SHIFT_UP = 14.5 / 103
-_DETECT_MAX_SIDE = 800  # photos are shrunk to this for detection: fast, and faces stay large
+DETECT_MAX_SIDE = 800  # photos are shrunk to this for detection: fast, and faces stay large
 _MIN_FACE_FRACTION = 0.08  # of the shorter edge; smaller hits are mostly false positives
 
 _cascade: cv2.CascadeClassifier | None = None
@@ -52,7 +53,7 @@ def load_image(path: str | Path) -> Image.Image:
 
 def detect_largest_face(image: Image.Image) -> tuple[float, float, float, float] | None:
     """(x, y, width, height) of the largest frontal face in `image`, None if there is none."""
-    scale = min(1.0, _DETECT_MAX_SIDE / max(image.size))
+    scale = min(1.0, DETECT_MAX_SIDE / max(image.size))
     small = image if scale == 1.0 else image.resize(
         (round(image.width * scale), round(image.height * scale)), Image.Resampling.BILINEAR
     )  # fmt: skip

@@ -30,7 +30,7 @@ from data.errors import UserError  # noqa: E402
 from model import predict_proba  # noqa: E402
 from model.card import ModelCard  # noqa: E402
 from model.export import load_export, newest_export  # noqa: E402
-from serve.face_crop import face_input, load_image  # noqa: E402
+from serve.preprocess import prepare_face  # noqa: E402
 
 __all__ = ["Prediction", "main", "predict_images", "thresholds_for"]
 
@@ -79,12 +79,12 @@ def predict_images(
     inputs, boxes, done, failed = [], [], [], []
     for path in paths:
         try:
-            pixels, box = face_input(load_image(path), size, detect=detect)
+            prepared = prepare_face(path, size, detect=detect)
         except UserError as err:
             failed.append((path, str(err).removeprefix(f"{path}: ")))
             continue
-        inputs.append(pixels)
-        boxes.append(box)
+        inputs.append(prepared.pixels)
+        boxes.append(prepared.face)
         done.append(path)
     if not inputs:
         return [], failed

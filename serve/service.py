@@ -1,0 +1,139 @@
+"""The loaded export behind the web service: one model, its card, the batcher and the limits.
+
+Knows nothing of HTTP: `predict` takes uploaded bytes and returns the answer for one image as
+a JSON-ready dict, raising the preprocessing's errors (not an image, too many pixels, no face)
+for the API to turn into statuses.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import io
+import time
+from dataclasses import dataclass
+
+import keras
+import numpy as np
+from PIL import Image
+
+from data.decode import MAX_PIXELS
+from model import predict_proba
+from model.card import ModelCard
+from serve.batcher import DynamicBatcher
+from serve.preprocess import Upload, prepare_face
+
+__all__ = ["Limits", "ModelService"]
+
+LOW_AUC = 0.7  # below this test AUC an attribute's word is shown greyed, as weak
+
+
+@dataclass(frozen=True)
+class Limits:
+    max_upload_bytes: int = 10 * 1024 * 1024  # a whole request body
+    max_pixels: int = MAX_PIXELS  # per image, checked from its header before decoding
+    max_concurrent: int = 64  # requests in flight; more get 503 at once
+    max_files: int = 16  # images in one request
+    max_batch: int = 32  # faces in one model call
+    batch_wait_ms: float = 5.0  # how long the first face of a batch waits for company
+
+
+class ModelService:
+    def __init__(self, model: keras.Model, card: ModelCard, limits: Limits) -> None:
+        self.model = model
+        self.card = card
+        self.limits = limits
+        self.thresholds = card.threshold_array()
+        self.batcher = DynamicBatcher(
+            self._predict_batch, max_batch=limits.max_batch, max_wait_s=limits.batch_wait_ms / 1e3
+        )
+
+    def _predict_batch(self, images: np.ndarray) -> np.ndarray:
+        return predict_proba(self.model, images)
+
+    def warm_up(self) -> None:
+        """Trace the model for one image and for a batch before the first request pays it."""
+        size = self.card.image_size
+        for n in (1, 2, self.limits.max_batch):
+            self._predict_batch(np.zeros((n, size, size, 3), dtype=np.uint8))
+
+    async def predict(self, data: bytes, name: str, *, detect: bool, crop: bool) -> dict:
+        started = time.perf_counter()
+        prepared = await asyncio.to_thread(
+            prepare_face,
+            Upload(data, name),
+            self.card.image_size,
+            detect=detect,
+            max_pixels=self.limits.max_pixels,
+        )
+        batched = await self.batcher.predict(prepared.pixels)
+        names = self.card.attr_names
+        probs = [float(p) for p in batched.probabilities]
+        answer = {
+            "file": name,
+            "face": None
+            if prepared.face is None
+            else dict(zip(("x", "y", "width", "height"), prepared.face, strict=True)),
+            "photo": {"width": prepared.photo_size[0], "height": prepared.photo_size[1]},
+            "probabilities": dict(zip(names, probs, strict=True)),
+            "present": {
+                n: bool(p > t) for n, p, t in zip(names, probs, self.thresholds, strict=True)
+            },
+            "batch_size": batched.batch_size,
+            "timings_ms": {
+                "decode": prepared.decode_s * 1e3,
+                "detect": prepared.detect_s * 1e3,
+                "queue": batched.queue_s * 1e3,
+                "model": batched.model_s * 1e3,
+                "total": (time.perf_counter() - started) * 1e3,
+            },
+        }
+        if crop:
+            answer["crop"] = _png_data_url(prepared.pixels)
+        return answer
+
+    def summary(self) -> dict:
+        """The card's summary for `GET /api/model` and the page's trust column."""
+        card = self.card
+        attributes = []
+        for name in card.attr_names:
+            val_auc = card.validation.per_attribute[name].auc
+            test_auc = card.test.per_attribute[name].auc
+            attributes.append(
+                {
+                    "name": name,
+                    "threshold": card.thresholds[name],
+                    "validation_auc": val_auc,
+                    "test_auc": test_auc,
+                    "weak": test_auc is None or test_auc < LOW_AUC,
+                }
+            )
+        return {
+            "study": card.study,
+            "trial": card.trial,
+            "objective": {"metric": card.objective.metric, "value": card.objective.value},
+            "params": card.params,
+            "image_size": card.image_size,
+            "n_params": card.n_params,
+            "test": {
+                "micro_auc": card.test.micro_auc,
+                "macro_auc": card.test.macro_auc,
+                "mean_accuracy_tuned": card.test.mean_accuracy_tuned,
+            },
+            "validation": {
+                "micro_auc": card.validation.micro_auc,
+                "macro_auc": card.validation.macro_auc,
+            },
+            "data": {"source": card.data.source, "counts": card.data.counts},
+            "keras_backend": card.keras_backend,
+            "versions": card.versions,
+            "created": card.created,
+            "low_auc": LOW_AUC,
+            "attributes": attributes,
+        }
+
+
+def _png_data_url(pixels: np.ndarray) -> str:
+    buffer = io.BytesIO()
+    Image.fromarray(pixels).save(buffer, format="PNG")
+    return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
