@@ -21,6 +21,7 @@ from data.decode import MAX_PIXELS
 from model import predict_proba
 from model.card import ModelCard
 from serve.batcher import DynamicBatcher
+from serve.face_crop import detect_largest_face
 from serve.preprocess import Upload, prepare_face
 
 __all__ = ["Limits", "ModelService"]
@@ -52,7 +53,9 @@ class ModelService:
         return predict_proba(self.model, images)
 
     def warm_up(self) -> None:
-        """Trace the model for one image and for a batch before the first request pays it."""
+        """Load the face detector and trace the model (one image, a batch) before the first
+        request would pay for it."""
+        detect_largest_face(Image.new("RGB", (64, 64)))
         size = self.card.image_size
         for n in (1, 2, self.limits.max_batch):
             self._predict_batch(np.zeros((n, size, size, 3), dtype=np.uint8))
