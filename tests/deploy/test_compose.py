@@ -45,7 +45,7 @@ def test_compose_config_validates_with_env_example(tmp_path: Path) -> None:
     assert done.returncode == 0, done.stderr
     config = yaml.safe_load(done.stdout)
     services = config["services"]
-    assert set(services) == {"postgres", "worker", "dashboard"}
+    assert set(services) == {"postgres", "worker", "dashboard", "serving"}
     assert services["dashboard"]["ports"] == ["127.0.0.1:8080:8080/tcp"]
     assert services["postgres"]["ports"][0].startswith("127.0.0.1:")
     assert "healthcheck" in services["postgres"]
@@ -55,6 +55,18 @@ def test_compose_config_validates_with_env_example(tmp_path: Path) -> None:
         assert services[name]["depends_on"]["postgres"]["condition"] == "service_healthy"
         url = services[name]["environment"]["OPTUNA_STORAGE"]
         assert url == "postgresql+psycopg://search@postgres:5432/optuna"  # no password in it
+
+
+def test_tf_serving_reads_the_export_read_only_and_answers_on_loopback(tmp_path: Path) -> None:
+    done = _compose_config(tmp_path, ENV_EXAMPLE.read_text(), COMPOSE_FILE)
+    assert done.returncode == 0, done.stderr
+    serving = yaml.safe_load(done.stdout)["services"]["serving"]
+    assert serving["image"].startswith("tensorflow/serving:")
+    assert serving["profiles"] == ["serving"]  # only on request: there is no export at first
+    assert serving["ports"] == ["127.0.0.1:8501:8501/tcp"]
+    (volume,) = serving["volumes"]
+    assert volume == f"{tmp_path}/studies/demo/best/saved_model:/models/celeba/1:ro"
+    assert serving["environment"]["MODEL_NAME"] == "celeba"
 
 
 def test_compose_commands_are_the_ones_the_tests_run(tmp_path: Path) -> None:
