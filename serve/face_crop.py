@@ -46,9 +46,9 @@ class FaceError(UserError):
 
 def load_image(path: str | Path) -> Image.Image:
     """The image at `path` as upright RGB; a large JPEG decoded at reduced scale, since
-    detection works on at most _DETECT_MAX_SIDE pixels. Raises ImageError (and its
+    detection works on at most DETECT_MAX_SIDE pixels. Raises ImageError (and its
     TooManyPixelsError) for a file that cannot or should not be decoded."""
-    return open_image(path, min_side=_DETECT_MAX_SIDE)
+    return open_image(path, min_side=DETECT_MAX_SIDE)
 
 
 def detect_largest_face(image: Image.Image) -> tuple[float, float, float, float] | None:
