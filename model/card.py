@@ -22,6 +22,7 @@ from model.params import ModelParams
 
 __all__ = [
     "CARD_NAME",
+    "KERAS_BACKENDS",
     "MODEL_NAME",
     "NOTEBOOK_TEST_MICRO_AUC",
     "SAVEDMODEL_NAME",
@@ -40,6 +41,7 @@ SAVEDMODEL_NAME = "saved_model"
 NOTEBOOK_TEST_MICRO_AUC = 0.9583  # the notebook's best configuration on CelebA's test split
 
 Scalar = int | float | str | bool  # a trial parameter as Optuna stores it
+KERAS_BACKENDS = ("tensorflow", "jax", "torch", "numpy")
 
 
 def _check_fraction(where: str, value: float | None) -> None:
@@ -47,16 +49,36 @@ def _check_fraction(where: str, value: float | None) -> None:
         raise CardError(f"{where} must be between 0 and 1, got {value}")
 
 
-def _check_positive(where: str, value: int) -> None:
-    if value < 1:
-        raise CardError(f"{where} must be at least 1, got {value}")
+def _bounded(low: float, high: float = math.inf, **kwargs: Any) -> Any:
+    """A field whose number (or each number of its dict) must lie in [low, high], or be None.
+
+    Checked by `_check_bounds`, which every record with such a field calls in __post_init__.
+    """
+    return field(metadata={"bounds": (low, high)}, **kwargs)
+
+
+def _check_bounds(record: Any) -> None:
+    for spec in dataclasses.fields(record):
+        if "bounds" not in spec.metadata:
+            continue
+        low, high = spec.metadata["bounds"]
+        value = getattr(record, spec.name)
+        items = value.items() if isinstance(value, dict) else [("", value)]
+        for key, number in items:
+            if number is not None and not low <= number <= high:
+                where = f"{spec.name}.{key}" if key else spec.name
+                span = f"at least {low}" if high == math.inf else f"between {low} and {high}"
+                raise CardError(f"{where} must be {span}, got {number}")
 
 
 @dataclass(frozen=True)
 class Objective:
     metric: str  # e.g. "validation macro AUC"
     value: float  # the trial's value in the search
-    search_epochs: int | None  # most epochs a trial had in the search
+    search_epochs: int | None = _bounded(1)  # most epochs a trial had in the search
+
+    def __post_init__(self) -> None:
+        _check_bounds(self)
 
 
 @dataclass(frozen=True)
@@ -87,10 +109,13 @@ class SplitScores:
 class BaseRateScores:
     """A model that gives every image each attribute's train positive rate."""
 
-    micro_auc: float | None
-    macro_auc: float | None
-    mean_accuracy: float
-    per_attribute_accuracy: dict[str, float]
+    micro_auc: float | None = _bounded(0, 1)
+    macro_auc: float | None = _bounded(0, 1)
+    mean_accuracy: float = _bounded(0, 1)
+    per_attribute_accuracy: dict[str, float] = _bounded(0, 1)
+
+    def __post_init__(self) -> None:
+        _check_bounds(self)
 
 
 @dataclass(frozen=True)
@@ -98,8 +123,11 @@ class DataRecord:
     source: str  # "synthetic" or the CelebA folder
     fingerprint: str  # of the source files (data.prepare)
     cache: str
-    counts: dict[str, int]  # images per split
-    seed: int
+    counts: dict[str, int] = _bounded(0)  # images per split
+    seed: int = _bounded(0)
+
+    def __post_init__(self) -> None:
+        _check_bounds(self)
 
 
 @dataclass(frozen=True)
@@ -119,36 +147,41 @@ class ExportFiles:
 @dataclass(frozen=True)
 class ModelCard:
     study: str
-    trial: int
+    trial: int = _bounded(0)
     objective: Objective
     params: dict[str, Scalar]  # the trial's parameters as the study stored them
     model_params: ModelParams
-    batch_size: int
-    image_size: int
+    batch_size: int = _bounded(1)
+    image_size: int = _bounded(1)
     attr_names: tuple[str, ...]  # in the model's output order
     thresholds: dict[str, float]  # decision threshold per attribute: present where p > t
     validation: SplitScores
     test: SplitScores
     base_rate_test: BaseRateScores
-    epochs_trained: int
-    best_epoch: int
-    max_epochs: int
-    patience: int
-    training_seconds: float
-    n_params: int
+    epochs_trained: int = _bounded(1)
+    best_epoch: int = _bounded(1)
+    max_epochs: int = _bounded(1)
+    patience: int = _bounded(0)
+    training_seconds: float = _bounded(0)
+    n_params: int = _bounded(1)
     data: DataRecord
     versions: dict[str, str | None]  # Python and the packages the model depends on
     git_commit: str | None
-    notebook_test_micro_auc: float = NOTEBOOK_TEST_MICRO_AUC
+    notebook_test_micro_auc: float = _bounded(0, 1, default=NOTEBOOK_TEST_MICRO_AUC)
     # filled in by model.export when the folder is written
-    keras_backend: str = ""
+    keras_backend: str = ""  # "" until exported, else one of KERAS_BACKENDS
     files: ExportFiles = field(default_factory=ExportFiles)
     created: str = ""
 
     def __post_init__(self) -> None:
-        _check_positive("image_size", self.image_size)
-        _check_positive("batch_size", self.batch_size)
-        _check_positive("n_params", self.n_params)
+        _check_bounds(self)
+        if not self.best_epoch <= self.epochs_trained <= self.max_epochs:
+            raise CardError(
+                f"epochs must satisfy best_epoch <= epochs_trained <= max_epochs, got "
+                f"{self.best_epoch}, {self.epochs_trained}, {self.max_epochs}"
+            )
+        if self.keras_backend not in ("", *KERAS_BACKENDS):
+            raise CardError(f"keras_backend must be one of {', '.join(KERAS_BACKENDS)}")
         names = list(self.attr_names)
         if not names or len(set(names)) != len(names):
             raise CardError("attr_names must be distinct attribute names")

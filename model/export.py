@@ -130,6 +130,9 @@ def load_export(export_dir: str | Path) -> tuple[keras.Model, ModelCard]:
 
     card = read_card(export_dir)
     path = Path(export_dir) / card.files.model
+    inside = Path(export_dir).resolve()
+    if not path.resolve().is_relative_to(inside):  # a link in the folder can lead anywhere
+        raise ExportError(f"{path}: leads to {path.resolve()}, outside the export folder")
     try:
         model = keras.saving.load_model(path, compile=False, safe_mode=True)
     except (ValueError, OSError, zipfile.BadZipFile) as err:

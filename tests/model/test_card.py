@@ -38,6 +38,21 @@ def _tampered(change) -> str:
         (lambda c: c["model_params"].update(dropout=1.5), "dropout must be in [0, 1)"),
         (lambda c: c.update(attr_names="Male"), "card.attr_names: expected a list"),
         (lambda c: c["validation"].update(macro_auc=None, micro_auc="x"), "micro_auc"),
+        (lambda c: c.update(trial=-1), "card: trial must be at least 0, got -1"),
+        (lambda c: c.update(epochs_trained=0), "epochs_trained must be at least 1"),
+        (lambda c: c.update(best_epoch=5), "best_epoch <= epochs_trained <= max_epochs"),
+        (lambda c: c.update(patience=-2), "patience must be at least 0"),
+        (lambda c: c.update(training_seconds=-1.0), "training_seconds must be at least 0"),
+        (lambda c: c.update(notebook_test_micro_auc=9), "must be between 0 and 1"),
+        (lambda c: c.update(keras_backend="<script>"), "keras_backend must be one of"),
+        (lambda c: c["objective"].update(search_epochs=0), "objective: search_epochs must be"),
+        (lambda c: c["base_rate_test"].update(mean_accuracy=2.5), "mean_accuracy must be betw"),
+        (
+            lambda c: c["base_rate_test"]["per_attribute_accuracy"].update(Male=-0.1),
+            "per_attribute_accuracy.Male must be between 0 and 1, got -0.1",
+        ),
+        (lambda c: c["data"]["counts"].update(train=-5), "data: counts.train must be at least 0"),
+        (lambda c: c["data"].update(seed=-1), "data: seed must be at least 0"),
     ],
 )
 def test_a_tampered_card_is_refused_naming_the_field(change, message):

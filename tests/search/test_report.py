@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+import json
 from html.parser import HTMLParser
 from pathlib import Path
 
@@ -10,7 +12,11 @@ from optuna.distributions import CategoricalDistribution, FloatDistribution
 from optuna.trial import TrialState
 from PIL import Image
 
+from model import ModelParams
+from model.card import CARD_NAME
+from model.export import default_export_dir
 from search import report
+from tests.cards import tiny_card
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 DISTRIBUTIONS = {
@@ -160,3 +166,32 @@ def test_every_trial_is_in_the_csv_and_markup_in_names_is_escaped(tmp_path: Path
     rows = (tmp_path / "out" / "trials.csv").read_text().splitlines()
     assert rows[0].startswith("number,value,") and "params_c1" in rows[0]
     assert len(rows) == 3 and ",PRUNED" in rows[2]
+
+
+MARKUP = "<img src=x onerror=alert(1)>"
+
+
+def test_markup_in_an_export_card_is_escaped(tmp_path: Path, monkeypatch):
+    # a card is a file anyone can edit; its folder carries the study's name
+    monkeypatch.chdir(tmp_path)
+    study = make_study(f"sqlite:///{tmp_path / 's.db'}", MARKUP, [
+        (8, 1e-3, TrialState.COMPLETE, [0.55, 0.6]),
+    ])  # fmt: skip
+    folder = default_export_dir(MARKUP)
+    folder.mkdir(parents=True)
+    card = tiny_card(32, ModelParams((4, 4, 8, 8), (8, 8)), study=MARKUP, trial=5)
+    card = dataclasses.replace(card, data=dataclasses.replace(card.data, source=MARKUP))
+    (folder / CARD_NAME).write_text(card.to_json())
+    report.write_report(study, tmp_path / "out")
+    html = (tmp_path / "out" / "index.html").read_text()
+    assert "exported to" in html and "trial #5 but the best is now #0" in html
+    assert "<img src=x" not in html and "&lt;img src=x onerror=alert(1)&gt;" in html
+    parse(tmp_path / "out" / "index.html")
+
+    tampered = json.loads(card.to_json())
+    tampered["image_size"] = MARKUP  # the reader's error quotes it, into a note on the page
+    (folder / CARD_NAME).write_text(json.dumps(tampered))
+    report.write_report(study, tmp_path / "out")
+    html = (tmp_path / "out" / "index.html").read_text()
+    assert "card is unusable: " in html
+    assert "<img src=x" not in html and "&lt;img src=x" in html

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import keras
@@ -11,6 +12,7 @@ import pytest
 
 from data.face_drawing import draw_face, sample_face
 from model import ModelParams, build_model
+from model.card import CARD_NAME, MODEL_NAME
 from model.export import export_model
 from serve import predict
 from tests.cards import tiny_card
@@ -45,3 +47,34 @@ def test_a_lying_png_is_one_error_line_and_the_other_files_still_print(
         f"error: {bomb}: 20000x20000 pixels, more than the limit of 50,000,000"
     ]
     assert [json.loads(line)["file"] for line in captured.out.splitlines()] == paths[1:]
+
+
+def _copy_export(export_dir: Path, tmp_path: Path) -> Path:
+    copy = tmp_path / "best"
+    shutil.copytree(export_dir, copy)
+    return copy
+
+
+def test_a_tampered_card_is_one_clear_line(export_dir: Path, tmp_path: Path, capsys):
+    tampered = _copy_export(export_dir, tmp_path)
+    card = json.loads((tampered / CARD_NAME).read_text())
+    card["best_epoch"] = 99
+    (tampered / CARD_NAME).write_text(json.dumps(card))
+    face = png16_gray(tmp_path / "gray16.png")
+    assert predict.main([str(face), "--model", str(tampered), "--no-detect"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith(f"error: {tampered / CARD_NAME}: invalid")
+    assert "best_epoch <= epochs_trained" in err
+
+
+def test_a_model_file_linked_outside_the_export_is_refused(
+    export_dir: Path, tmp_path: Path, capsys
+):
+    linked = _copy_export(export_dir, tmp_path)
+    outside = tmp_path / "elsewhere.keras"
+    (linked / MODEL_NAME).rename(outside)
+    (linked / MODEL_NAME).symlink_to(outside)
+    face = png16_gray(tmp_path / "gray16.png")
+    assert predict.main([str(face), "--model", str(linked), "--no-detect"]) == 2
+    err = capsys.readouterr().err
+    assert err == f"error: {linked / MODEL_NAME}: leads to {outside}, outside the export folder\n"
