@@ -26,13 +26,21 @@ __all__ = [
     "MODEL_NAME",
     "NOTEBOOK_TEST_MICRO_AUC",
     "SAVEDMODEL_NAME",
+    "TRUST_LEVELS",
     "AttributeScores",
+    "AttributeTrust",
     "BaseRateScores",
     "DataRecord",
     "ExportFiles",
+    "GroupGap",
+    "GroupReport",
+    "GroupSplit",
+    "Interval",
     "ModelCard",
     "Objective",
+    "SplitIntervals",
     "SplitScores",
+    "ThresholdChoice",
 ]
 
 CARD_NAME = "model_card.json"
@@ -42,6 +50,7 @@ NOTEBOOK_TEST_MICRO_AUC = 0.9583  # the notebook's best configuration on CelebA'
 
 Scalar = int | float | str | bool  # a trial parameter as Optuna stores it
 KERAS_BACKENDS = ("tensorflow", "jax", "torch", "numpy")
+TRUST_LEVELS = ("high", "medium", "low", "unknown")
 
 
 def _check_fraction(where: str, value: float | None) -> None:
@@ -69,6 +78,11 @@ def _check_bounds(record: Any) -> None:
                 where = f"{spec.name}.{key}" if key else spec.name
                 span = f"at least {low}" if high == math.inf else f"between {low} and {high}"
                 raise CardError(f"{where} must be {span}, got {number}")
+
+
+def _check_keys(where: str, keyed: dict, names: list[str]) -> None:
+    if sorted(keyed) != sorted(names):
+        raise CardError(f"{where} must have one entry per attribute in attr_names")
 
 
 @dataclass(frozen=True)
@@ -103,6 +117,110 @@ class SplitScores:
     def __post_init__(self) -> None:
         for name in ("micro_auc", "macro_auc", "mean_accuracy", "mean_accuracy_tuned"):
             _check_fraction(name, getattr(self, name))
+
+
+@dataclass(frozen=True)
+class Interval:
+    """A 95% bootstrap interval (percentiles 2.5 and 97.5 over resampled test images)."""
+
+    low: float = _bounded(0, 1)
+    high: float = _bounded(0, 1)
+
+    def __post_init__(self) -> None:
+        _check_bounds(self)
+        if self.low > self.high:
+            raise CardError(f"interval low {self.low} is above high {self.high}")
+
+
+@dataclass(frozen=True)
+class SplitIntervals:
+    """How far a split's figures move when its images are resampled (bootstrap)."""
+
+    resamples: int = _bounded(1)
+    macro_auc: Interval | None
+    micro_auc: Interval | None
+    mean_accuracy: Interval  # at 0.5
+    mean_accuracy_tuned: Interval  # at the card's thresholds
+    per_attribute_auc: dict[str, Interval | None]  # None: too few of one class to resample
+
+    def __post_init__(self) -> None:
+        _check_bounds(self)
+
+
+@dataclass(frozen=True)
+class ThresholdChoice:
+    """One attribute's decision threshold and the validation evidence behind it."""
+
+    threshold: float = _bounded(-1, 2)  # present where p > threshold
+    tuned: bool  # False: kept at 0.5
+    reason: str  # e.g. "kept 0.5: too few positives (3 < 10)"
+    positives: int = _bounded(0)  # in the validation split
+    negatives: int = _bounded(0)
+    cv_gain: int | None = None  # held-out images won over 0.5, summed over the folds
+    folds_won: int | None = _bounded(0, default=None)
+    folds_lost: int | None = _bounded(0, default=None)
+
+    def __post_init__(self) -> None:
+        _check_bounds(self)
+
+
+@dataclass(frozen=True)
+class GroupGap:
+    """One attribute's metric on the test images with and without a group attribute."""
+
+    group: str  # the attribute that splits the images, e.g. "Male": Male vs not Male
+    attribute: str
+    metric: str  # "AUC" or "accuracy" (at the card's thresholds)
+    with_value: float | None = _bounded(0, 1)  # None: too few images (or one class) to say
+    without_value: float | None = _bounded(0, 1)
+    gap: float | None = _bounded(-1, 1)  # with_value - without_value
+    gap_low: float | None = _bounded(-1, 1)  # its 95% bootstrap interval (groups resampled
+    gap_high: float | None = _bounded(-1, 1)  # each on its own)
+    gap_se: float | None = _bounded(0, 1)  # its bootstrap standard error
+    beyond_noise: bool  # |gap| > z_beyond_noise x gap_se (see GroupReport)
+    note: str  # why a value is missing, else ""
+
+    def __post_init__(self) -> None:
+        _check_bounds(self)
+        if self.metric not in ("AUC", "accuracy"):
+            raise CardError(f"metric must be AUC or accuracy, got {self.metric!r}")
+
+
+@dataclass(frozen=True)
+class GroupSplit:
+    """The test split cut by one attribute (e.g. Male / not Male)."""
+
+    group: str  # the attribute that splits the images
+    n_with: int = _bounded(0)
+    n_without: int = _bounded(0)
+    gaps: tuple[GroupGap, ...]  # every other attribute, AUC then accuracy
+
+    def __post_init__(self) -> None:
+        _check_bounds(self)
+
+
+@dataclass(frozen=True)
+class GroupReport:
+    min_group: int = _bounded(1)  # fewest images a group needs for any figure
+    min_class: int = _bounded(1)  # fewest positives and negatives a group needs for an AUC
+    z_beyond_noise: float = _bounded(0)  # standard errors a gap must exceed (Bonferroni)
+    splits: tuple[GroupSplit, ...]
+    largest: tuple[GroupGap, ...]  # the largest gaps over all splits, largest first
+
+    def __post_init__(self) -> None:
+        _check_bounds(self)
+
+
+@dataclass(frozen=True)
+class AttributeTrust:
+    """How far the model's word on one attribute can be trusted, from its test AUC."""
+
+    level: str  # one of TRUST_LEVELS
+    reason: str  # e.g. "test AUC 0.93 (95% interval 0.88-0.97)"
+
+    def __post_init__(self) -> None:
+        if self.level not in TRUST_LEVELS:
+            raise CardError(f"trust level must be one of {', '.join(TRUST_LEVELS)}")
 
 
 @dataclass(frozen=True)
@@ -172,6 +290,12 @@ class ModelCard:
     keras_backend: str = ""  # "" until exported, else one of KERAS_BACKENDS
     files: ExportFiles = field(default_factory=ExportFiles)
     created: str = ""
+    # how the thresholds were chosen, how much the test figures move, who the model fails;
+    # empty in cards written before they existed
+    threshold_choices: dict[str, ThresholdChoice] = field(default_factory=dict)
+    test_intervals: SplitIntervals | None = None
+    groups: GroupReport | None = None
+    trust: dict[str, AttributeTrust] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         _check_bounds(self)
@@ -190,11 +314,20 @@ class ModelCard:
             ("validation.per_attribute", self.validation.per_attribute),
             ("test.per_attribute", self.test.per_attribute),
         ):
-            if sorted(keyed) != sorted(names):
-                raise CardError(f"{where} must have one entry per attribute in attr_names")
+            _check_keys(where, keyed, names)
         for name, cut in self.thresholds.items():
             if not -1.0 <= cut <= 2.0:
                 raise CardError(f"thresholds.{name} is not a probability cut: {cut}")
+        if self.threshold_choices:
+            _check_keys("threshold_choices", self.threshold_choices, names)
+            for name, choice in self.threshold_choices.items():
+                if choice.threshold != self.thresholds[name]:
+                    raise CardError(f"threshold_choices.{name} differs from thresholds.{name}")
+        if self.test_intervals is not None:
+            _check_keys("test_intervals.per_attribute_auc",
+                        self.test_intervals.per_attribute_auc, names)  # fmt: skip
+        if self.trust:
+            _check_keys("trust", self.trust, names)
 
     def threshold_array(self) -> np.ndarray:
         """The thresholds in the model's output order."""

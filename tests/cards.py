@@ -8,11 +8,13 @@ from data.attributes import CELEBA_ATTRIBUTES
 from model import ModelParams
 from model.card import (
     AttributeScores,
+    AttributeTrust,
     BaseRateScores,
     DataRecord,
     ModelCard,
     Objective,
     SplitScores,
+    ThresholdChoice,
 )
 
 __all__ = ["tiny_card"]
@@ -50,5 +52,10 @@ def tiny_card(image_size: int, params: ModelParams, **changes) -> ModelCard:
         data=DataRecord(source="synthetic", fingerprint="f", cache="c", counts={}, seed=0),
         versions={},
         git_commit=None,
+        threshold_choices={
+            name: ThresholdChoice(cut, cut != 0.5, "placeholder", positives=1, negatives=1)
+            for name, cut in thresholds.items()
+        },
+        trust={name: AttributeTrust("unknown", "placeholder") for name in CELEBA_ATTRIBUTES},
     )
     return dataclasses.replace(card, **changes)

@@ -53,6 +53,10 @@ def _tampered(change) -> str:
         ),
         (lambda c: c["data"]["counts"].update(train=-5), "data: counts.train must be at least 0"),
         (lambda c: c["data"].update(seed=-1), "data: seed must be at least 0"),
+        (lambda c: c["trust"]["Male"].update(level="great"), "trust level must be one of"),
+        (lambda c: c["trust"].pop("Young"), "trust must have one entry per attribute"),
+        (lambda c: c["threshold_choices"]["Male"].update(threshold=0.7), "differs from"),
+        (lambda c: c["threshold_choices"]["Male"].update(positives=-1), "positives must be at"),
     ],
 )
 def test_a_tampered_card_is_refused_naming_the_field(change, message):
@@ -64,3 +68,11 @@ def test_a_tampered_card_is_refused_naming_the_field(change, message):
 def test_a_card_that_is_not_json_is_refused():
     with pytest.raises(CardError, match="not JSON"):
         ModelCard.from_json("{nope")
+
+
+def test_a_card_written_before_the_decision_fields_still_reads():
+    raw = json.loads(tiny_card(32, PARAMS).to_json())
+    for name in ("threshold_choices", "test_intervals", "groups", "trust"):
+        raw.pop(name)
+    card = ModelCard.from_json(json.dumps(raw))
+    assert card.trust == {} and card.groups is None and card.test_intervals is None

@@ -18,7 +18,6 @@ from model import predict_proba
 from model.card import ModelCard
 from model.export import export_model, read_card
 from model.scoring import base_rate_probs
-from model.thresholds import tune_thresholds
 from search import refit, report
 from search.records import StudySettings
 from search.study_data import data_for_study
@@ -160,6 +159,9 @@ def test_refit_command_prints_figures_beside_the_notebook(workdir: Path, study_u
     assert code == 0
     assert "base rate (train positives)" in out and "0.9583" in out
     assert "notebook (CelebA test)" in out
+    assert "95% bootstrap interval" in out and "acc@chosen" in out
+    assert "thresholds: " in out and " of 40 tuned on validation" in out
+    assert "trust: high " in out
     assert not (workdir / "cli-best" / "saved_model").exists()
 
 
@@ -177,26 +179,6 @@ def test_refit_of_an_unknown_study_names_the_stored_ones(workdir: Path, study_ur
     assert refit.main(["--study", "nope", "--storage", study_url]) != 0
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "no study 'nope'" in err and "tiny" in err
-
-
-def test_tuned_thresholds_reach_the_best_accuracy_of_any_cut():
-    rng = np.random.default_rng(0)
-    for _ in range(100):
-        n = int(rng.integers(1, 15))
-        probs = np.round(rng.random((n, 4)), 1)  # rounding makes ties
-        probs[:, 0] = 0.0  # a column that is all zeros: "always present" must stay possible
-        labels = rng.random((n, 4)) < 0.4
-        cut = tune_thresholds(labels, probs)
-        for j in range(4):
-            candidates = [-1.0, *np.unique(probs[:, j]), 1.0]
-            best = max(((probs[:, j] > c) == labels[:, j]).mean() for c in candidates)
-            assert ((probs[:, j] > cut[j]) == labels[:, j]).mean() == pytest.approx(best)
-
-
-def test_tuned_thresholds_prefer_the_cut_nearest_one_half():
-    labels = np.array([[0], [1]])
-    probs = np.array([[0.1], [0.9]])
-    assert tune_thresholds(labels, probs)[0] == pytest.approx(0.5)
 
 
 def test_base_rate_probabilities_repeat_the_train_positive_rates():
