@@ -2,13 +2,18 @@
 Young / not Young, the gaps between the two groups, and whether a gap is beyond noise.
 
 Each group is resampled on its own (bootstrap), so a gap's 95% interval shows how much it
-would move with other test images; a gap whose interval leaves out 0 is marked beyond noise.
-A group too small to say anything gives no figure but a note saying why.
+would move with other test images. Of some 150 gaps, about 8 would leave 0 out of a 95%
+interval by chance alone, and those would be the "largest"; so a gap is marked beyond noise
+only when it exceeds z bootstrap standard errors, z corrected for the number of gaps compared
+(Bonferroni: at most a 5% chance that any mark is due to noise alone). A group too small to
+say anything gives no figure but a note saying why.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
+from statistics import NormalDist
 
 import numpy as np
 
@@ -22,6 +27,7 @@ GROUPS = ("Male", "Young")
 MIN_GROUP = 20  # fewest images in each group for any figure
 MIN_CLASS = 5  # fewest positives and fewest negatives in each group for an AUC
 TOP_GAPS = 10
+FAMILY_ERROR = 0.05  # chance that any gap at all is marked beyond noise by noise alone
 
 
 def group_report(
@@ -54,9 +60,19 @@ def group_report(
         splits.append(GroupSplit(group, int(member.sum()), int((~member).sum()), tuple(gaps)))
     if not splits:
         return None
-    measured = [gap for split in splits for gap in split.gaps if gap.gap is not None]
-    largest = sorted(measured, key=lambda gap: -abs(gap.gap))[:TOP_GAPS]
-    return GroupReport(MIN_GROUP, MIN_CLASS, tuple(splits), tuple(largest))
+    measured = sum(gap.gap is not None for split in splits for gap in split.gaps)
+    z = NormalDist().inv_cdf(1 - FAMILY_ERROR / (2 * max(1, measured)))
+    splits = [dataclasses.replace(s, gaps=tuple(_mark(g, z) for g in s.gaps)) for s in splits]
+    largest = sorted(
+        (gap for split in splits for gap in split.gaps if gap.gap is not None),
+        key=lambda gap: -abs(gap.gap),
+    )[:TOP_GAPS]
+    return GroupReport(MIN_GROUP, MIN_CLASS, round(z, 3), tuple(splits), tuple(largest))
+
+
+def _mark(gap: GroupGap, z: float) -> GroupGap:
+    beyond = gap.gap is not None and bool(gap.gap_se) and abs(gap.gap) > z * gap.gap_se
+    return dataclasses.replace(gap, beyond_noise=beyond)
 
 
 def _auc_gap(
@@ -110,12 +126,13 @@ def _gap(
     """The gap record; figures only when both groups have one."""
     if notes:
         note = "too few to say: " + "; ".join(notes)
-        return GroupGap(group, name, metric, None, None, None, None, None, False, note)
-    bounds = percentiles(replicates[0] - replicates[1])
+        return GroupGap(group, name, metric, None, None, None, None, None, None, False, note)
+    differences = replicates[0] - replicates[1]
+    bounds = percentiles(differences)
     low, high = bounds if bounds is not None else (None, None)
-    beyond = bounds is not None and (low > 0 or high < 0)
+    se = None if bounds is None else float(np.nanstd(differences))
     gap = values[0] - values[1]
-    return GroupGap(group, name, metric, values[0], values[1], gap, low, high, beyond, "")
+    return GroupGap(group, name, metric, values[0], values[1], gap, low, high, se, False, "")
 
 
 def _label(group: str, side: str) -> str:

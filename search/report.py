@@ -33,9 +33,11 @@ from optuna.trial import FrozenTrial, TrialState  # noqa: E402
 from data.atomic import install, temp_dir_for  # noqa: E402
 from data.cli import run_command, short  # noqa: E402
 from data.errors import UserError  # noqa: E402
-from model.card import CARD_NAME, ModelCard  # noqa: E402
+from model.card import CARD_NAME, GroupReport, ModelCard  # noqa: E402
+from model.card_text import interval_text  # noqa: E402
 from model.errors import ExportError  # noqa: E402
 from model.export import default_export_dir, read_card  # noqa: E402
+from search.decisions_view import decisions_view  # noqa: E402
 from search.records import ExportRecord, TrialRecord  # noqa: E402
 from search.storage import STORAGE_HELP, mask_url, resolve_storage_url, retry_storage  # noqa: E402
 from search.study import STUDY_CHOICE_HELP, load_existing_study  # noqa: E402
@@ -57,6 +59,10 @@ _SECTIONS = {
                    "the pruner stopped the short ones."),
     "attributes.png": ("The exported model, attribute by attribute", "On the test split, "
                        "which the search never used to select."),
+    "gaps.png": ("Who the model fails", "The largest gaps between groups on the test split "
+                 "(the figure with the group attribute minus without it), with each gap's 95% "
+                 "bootstrap interval and the groups' sizes; red: beyond sampling noise "
+                 "(see below)."),
 }  # fmt: skip
 _TEMPLATES = jinja2.Environment(
     loader=jinja2.PackageLoader("search", "templates"),
@@ -156,6 +162,9 @@ def _draw(
     if report.card is not None:
         _plot_attributes(report.card, folder / "attributes.png")
         report.images.append("attributes.png")
+        if report.card.groups is not None and report.card.groups.largest:
+            _plot_gaps(report.card.groups, folder / "gaps.png")
+            report.images.append("gaps.png")
 
 
 def _importances_can_be_told(
@@ -221,6 +230,24 @@ def _plot_attributes(card: ModelCard, path: Path) -> None:
     fig.savefig(path, dpi=110, bbox_inches="tight")  # keeps the legend below the axes
 
 
+def _plot_gaps(groups: GroupReport, path: Path) -> None:
+    sizes = {s.group: (s.n_with, s.n_without) for s in groups.splits}
+    gaps = list(reversed(groups.largest))  # largest at the top
+    labels = [f"{g.attribute} {g.metric}\n{g.group} {sizes[g.group][0]} / not "
+              f"{sizes[g.group][1]} images" for g in gaps]  # fmt: skip
+    values = [g.gap for g in gaps]
+    errors = [[g.gap - g.gap_low if g.gap_low is not None else 0 for g in gaps],
+              [g.gap_high - g.gap if g.gap_high is not None else 0 for g in gaps]]  # fmt: skip
+    colours = [_RED if g.beyond_noise else _BLUE for g in gaps]
+    fig, ax = plt.subplots(figsize=(9, 0.5 * len(gaps) + 1.4))
+    ax.barh(labels, values, xerr=errors, color=colours, capsize=3)
+    ax.axvline(0, color="black", linewidth=0.8)
+    _style(ax, "Largest gaps between groups (with minus without)", "gap")
+    ax.tick_params(axis="y", labelsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+
+
 def _style(ax: plt.Axes, title: str, xlabel: str) -> None:
     ax.set_title(title, fontsize=11, loc="left")
     ax.set_xlabel(xlabel)
@@ -246,10 +273,12 @@ def _page(
     if report.best is not None:
         cards.append((f"{report.best.value:.4f}", f"best, trial #{report.best.number}"))
     if report.card is not None:
-        test = report.card.test
-        cards.append((_fig(test.macro_auc), "exported model: test macro AUC"))
+        test, bounds = report.card.test, report.card.test_intervals
+        macro = "" if bounds is None else f", 95% {interval_text(bounds.macro_auc)}"
+        cards.append((_fig(test.macro_auc), f"exported model: test macro AUC{macro}"))
         notebook = report.card.notebook_test_micro_auc
-        cards.append((_fig(test.micro_auc), f"test micro AUC (notebook {notebook})"))
+        micro = "" if bounds is None else f"95% {interval_text(bounds.micro_auc)}, "
+        cards.append((_fig(test.micro_auc), f"test micro AUC ({micro}notebook {notebook})"))
     names = sorted({k for t in top for k in t.params})
     settings_line = (
         f"data {attrs.get('data', '?')}, {attrs.get('image_size', '?')} px, space "
@@ -279,6 +308,7 @@ def _page(
         top=[_trial_row(t, names) for t in top],
         card=report.card,
         export_folder=str(report.export_folder),
+        decisions=None if report.card is None else decisions_view(report.card),
         csv=CSV_NAME if with_csv else None,
     )
 
@@ -311,8 +341,11 @@ def print_summary(study: optuna.Study, report: Report) -> None:
         print(f"best trial #{report.best.number}: {report.best.value:.4f}")
     if report.card is not None:
         test, notebook = report.card.test, report.card.notebook_test_micro_auc
-        print(f"exported model: test macro AUC {_fig(test.macro_auc)}, micro AUC "
-              f"{_fig(test.micro_auc)} (notebook {notebook})")  # fmt: skip
+        bounds = report.card.test_intervals
+        macro = "" if bounds is None else f" (95% {interval_text(bounds.macro_auc)})"
+        micro = "" if bounds is None else f" (95% {interval_text(bounds.micro_auc)})"
+        print(f"exported model: test macro AUC {_fig(test.macro_auc)}{macro}, micro AUC "
+              f"{_fig(test.micro_auc)}{micro} (notebook {notebook})")  # fmt: skip
     for note in report.notes:
         print(f"note: {note}")
     print(f"report: {report.out / 'index.html'} ({len(report.images)} plots)")

@@ -72,3 +72,15 @@ def test_trust_follows_the_lower_end_of_the_auc_interval():
     assert trust["Smiling"].level in ("medium", "low")  # chance on the men
     assert trust["Eyeglasses"].level == "unknown" and "too few" in trust["Eyeglasses"].reason
     assert "95% interval" in trust["Male"].reason
+
+
+def test_with_no_real_gap_nothing_is_marked_though_some_95_intervals_leave_out_zero():
+    rng = np.random.default_rng(5)
+    names = tuple(f"A{i}" for i in range(38)) + ("Male", "Young")
+    labels = rng.random((300, 40)) < 0.4
+    probs = np.clip(0.4 * labels + 0.6 * rng.random(labels.shape), 0, 1)  # same for everyone
+    report = group_report(labels, probs, names, np.full(40, 0.5), resamples=300)
+    gaps = [g for s in report.splits for g in s.gaps if g.gap is not None]
+    assert len(gaps) == 2 * 2 * 39 and report.z_beyond_noise > 3
+    assert any(g.gap_low > 0 or g.gap_high < 0 for g in gaps)  # chance, among 156
+    assert not any(g.beyond_noise for g in gaps)

@@ -7,14 +7,20 @@ import json
 from html.parser import HTMLParser
 from pathlib import Path
 
+import numpy as np
 import optuna
 from optuna.distributions import CategoricalDistribution, FloatDistribution
 from optuna.trial import TrialState
 from PIL import Image
 
+from data.attributes import CELEBA_ATTRIBUTES as NAMES
 from model import ModelParams
 from model.card import CARD_NAME
 from model.export import default_export_dir
+from model.groups import group_report
+from model.intervals import split_intervals
+from model.scoring import split_scores
+from model.trust import trust_levels
 from search import report
 from tests.cards import tiny_card
 
@@ -195,3 +201,52 @@ def test_markup_in_an_export_card_is_escaped(tmp_path: Path, monkeypatch):
     html = (tmp_path / "out" / "index.html").read_text()
     assert "card is unusable: " in html
     assert "<img src=x" not in html and "&lt;img src=x" in html
+
+
+def _decided_card():
+    """A card whose test figures, intervals, group gaps and trust come from real arrays: a
+    model that reads Smiling at random on men."""
+    rng = np.random.default_rng(0)
+    labels = rng.random((300, len(NAMES))) < 0.4
+    probs = np.clip(0.4 * labels + 0.6 * rng.random(labels.shape), 0, 1)
+    male, smiling = NAMES.index("Male"), NAMES.index("Smiling")
+    probs[labels[:, male], smiling] = rng.random(labels[:, male].sum())
+    cuts = np.full(len(NAMES), 0.5)
+    test = split_scores(labels, probs, NAMES, cuts)
+    bounds = split_intervals(labels, probs, NAMES, cuts, resamples=200)
+    return tiny_card(
+        32,
+        ModelParams(conv_widths=(4, 4, 8, 8), dense_widths=(8, 8)),
+        test=test,
+        test_intervals=bounds,
+        groups=group_report(labels, probs, NAMES, cuts, resamples=200),
+        trust=trust_levels(test, bounds),
+    )
+
+
+def test_report_shows_intervals_thresholds_and_the_largest_gaps_with_sizes(
+    tmp_path: Path, monkeypatch, capsys
+):
+    monkeypatch.chdir(tmp_path)
+    url = f"sqlite:///{tmp_path / 'db.sqlite'}"
+    make_study(url, "decided", [(4, 1e-3, TrialState.COMPLETE, [0.6, 0.7])])
+    card = _decided_card()
+    best = tmp_path / "studies" / "decided" / "best"
+    best.mkdir(parents=True)
+    (best / "model_card.json").write_text(card.to_json())
+    assert report.main(["--study", "decided", "--storage", url]) == 0
+    folder = tmp_path / "studies" / "decided" / "report"
+    page = parse(folder / "index.html")
+    assert "gaps.png" in page.images
+    check_png(folder / "gaps.png")
+    text = " ".join(" ".join(page.text).split())
+    assert "Who the model fails" in text and "95% bootstrap interval (200 resamples" in text
+    smiling = card.groups.largest[0]
+    assert (smiling.group, smiling.attribute, smiling.beyond_noise) == ("Male", "Smiling", True)
+    male = card.groups.splits[0]
+    assert f"Male / not Male Smiling AUC {smiling.with_value:.3f}" in text
+    assert f"{male.n_with} / {male.n_without}" in text
+    assert "thresholds: 1 of 40 tuned on validation" in text  # tiny_card's Male
+    assert "Per attribute trust: high " in text
+    out = capsys.readouterr().out
+    assert f"test macro AUC {card.test.macro_auc:.4f} (95% " in out
