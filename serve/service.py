@@ -26,7 +26,8 @@ from serve.preprocess import Upload, prepare_face
 
 __all__ = ["Limits", "ModelService"]
 
-LOW_AUC = 0.7  # below this test AUC an attribute's word is shown greyed, as weak
+LOW_AUC = 0.7  # for cards without trust levels: below this test AUC an attribute is weak
+WEAK_TRUST = ("low", "unknown")  # trust levels (model.trust) shown greyed, as weak
 
 
 @dataclass(frozen=True)
@@ -102,13 +103,18 @@ class ModelService:
         for name in card.attr_names:
             val_auc = card.validation.per_attribute[name].auc
             test_auc = card.test.per_attribute[name].auc
+            trust = card.trust.get(name)  # absent from cards written before trust levels
             attributes.append(
                 {
                     "name": name,
                     "threshold": card.thresholds[name],
                     "validation_auc": val_auc,
                     "test_auc": test_auc,
-                    "weak": test_auc is None or test_auc < LOW_AUC,
+                    "trust": None if trust is None else trust.level,
+                    "trust_reason": None if trust is None else trust.reason,
+                    "weak": trust.level in WEAK_TRUST
+                    if trust is not None
+                    else test_auc is None or test_auc < LOW_AUC,
                 }
             )
         return {

@@ -56,6 +56,9 @@ def tiny_card(image_size: int, params: ModelParams, **changes) -> ModelCard:
             name: ThresholdChoice(cut, cut != 0.5, "placeholder", positives=1, negatives=1)
             for name, cut in thresholds.items()
         },
-        trust={name: AttributeTrust("unknown", "placeholder") for name in CELEBA_ATTRIBUTES},
+        trust={
+            name: AttributeTrust("high" if name == "Smiling" else "unknown", "placeholder")
+            for name in CELEBA_ATTRIBUTES
+        },
     )
     return dataclasses.replace(card, **changes)

@@ -19,7 +19,8 @@ async function loadCard() {
   const auc = card.test.macro_auc === null ? "n/a" : card.test.macro_auc.toFixed(3);
   $("model-line").textContent =
     `study ${card.study}, trial ${card.trial}, ${card.image_size}x${card.image_size} input, ` +
-    `test macro AUC ${auc}; attributes with test AUC below ${card.low_auc} are greyed.`;
+    `test macro AUC ${auc}; attributes of low or unknown trust (or, for a card without ` +
+    `trust levels, test AUC below ${card.low_auc}) are greyed.`;
 }
 
 function drawFace(result) {
@@ -50,8 +51,11 @@ function barRow(name, probability, present) {
     ` title="threshold ${info.threshold.toFixed(2)}"></div>` +
     `<span class="value">${probability.toFixed(2)}</span></div></td>` +
     `<td class="decision">${present ? "present" : "absent"}</td>` +
-    `<td class="trust">${fmt(info.validation_auc)} / ${fmt(info.test_auc)}</td>`;
+    `<td class="trust"><span class="level"></span>` +
+    ` ${fmt(info.validation_auc)} / ${fmt(info.test_auc)}</td>`;
   row.querySelector(".name").textContent = name.replaceAll("_", " ");
+  row.querySelector(".level").textContent = info.trust || "";
+  if (info.trust_reason) row.querySelector(".trust").title = info.trust_reason;
   return row;
 }
 

@@ -130,6 +130,10 @@ def test_model_summary_and_health(server_url, tiny_export):
     assert [a["name"] for a in summary["attributes"]] == list(CELEBA_ATTRIBUTES)
     male = next(a for a in summary["attributes"] if a["name"] == "Male")
     assert male["threshold"] == 0.0 and male["test_auc"] == 0.5 and male["weak"] is True
+    assert male["trust"] == "unknown" and male["trust_reason"] == "placeholder"
+    # the card's trust level decides, not a fixed AUC cut (tiny_card trusts Smiling highly)
+    smiling = next(a for a in summary["attributes"] if a["name"] == "Smiling")
+    assert smiling["trust"] == "high" and smiling["weak"] is False
 
 
 def test_a_non_image_is_415(server_url):
