@@ -51,7 +51,7 @@ class Prediction:
 
 
 def thresholds_for(card: ModelCard, threshold: str) -> np.ndarray:
-    """Per-attribute decision thresholds: the card's tuned ones, or one probability for all."""
+    """Per-attribute decision thresholds: the card's chosen ones, or one probability for all."""
     names = card.attr_names
     if threshold == "card":
         return card.threshold_array()
@@ -125,7 +125,7 @@ def build_parser() -> argparse.ArgumentParser:
     add("images", nargs="+", metavar="IMAGE", help="JPEG or PNG files")
     add("--model", type=Path, help="export folder (default: the newest studies/*/best)")
     add("--json", action="store_true", help="one JSON object per image instead of a table")
-    add("--threshold", default="card", help="'card' (tuned per attribute, default) or e.g. 0.5")
+    add("--threshold", default="card", help="'card' (chosen per attribute, default) or e.g. 0.5")
     add("--no-detect", action="store_true", help="images are aligned face crops already")
     return parser
 
