@@ -27,13 +27,16 @@ T = TypeVar("T")
 
 TEST_APPLICATION = "deploy-test"  # the test's own connections, left out of connection counts
 FINISHED = (TrialState.COMPLETE, TrialState.PRUNED)
+DASHBOARD_TOKEN = "cluster-test-token"  # what compose takes from .env
 
 
 @dataclass(frozen=True)
 class Database:
     name: str
-    role: str
+    role: str  # the owner, as the workers log in
     password: str
+    dashboard_role: str  # read-only, made by the compose file's init script
+    dashboard_password: str
 
     @property
     def url(self) -> str:
@@ -84,6 +87,9 @@ class Cluster:
             "POSTGRES_DB": self.db.name,
             "POSTGRES_HOST": "127.0.0.1",
             "POSTGRES_PORT": "5432",
+            "DASHBOARD_DB_USER": self.db.dashboard_role,
+            "DASHBOARD_DB_PASSWORD": self.db.dashboard_password,
+            "DASHBOARD_TOKEN": DASHBOARD_TOKEN,
             **self.settings,
         }
 
@@ -171,7 +177,10 @@ def wait_for(check: Callable[[], T | None], timeout_s: float, what: str, poll_s:
 
 
 def get_json(port: int, path: str) -> dict:
-    with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=10) as response:
+    """GET `path` with the cluster's dashboard token (a dashboard without one ignores it)."""
+    request = urllib.request.Request(f"http://127.0.0.1:{port}{path}")
+    request.add_header("Authorization", f"Bearer {DASHBOARD_TOKEN}")
+    with urllib.request.urlopen(request, timeout=10) as response:
         return json.loads(response.read())
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import socket
 import subprocess
 import sys
@@ -14,6 +15,8 @@ import pytest
 from tests.conftest import _admin_connection
 from tests.deploy.cluster import Cluster, Database
 from tests.deploy.compose import REPO
+
+ROLE_SCRIPT = REPO / "deploy" / "postgres" / "10-dashboard-role.sh"
 
 # Tiny synthetic faces and models: each trial takes a few seconds on two CPU cores.
 SYNTHETIC_N = 300
@@ -35,12 +38,25 @@ def database(postgres_url: str) -> Iterator[Database]:
     suffix = uuid.uuid4().hex[:10]
     role, password = f"deploy_{suffix}", f"secret-xyz-{suffix}"
     with _admin_connection() as admin:
-        admin.execute(f"CREATE ROLE {role} LOGIN PASSWORD '{password}'")
+        # CREATEROLE: the image's owner is a superuser, which its init script needs
+        admin.execute(f"CREATE ROLE {role} LOGIN CREATEROLE PASSWORD '{password}'")
         admin.execute(f'ALTER DATABASE "{name}" OWNER TO {role}')
-    yield Database(name=name, role=role, password=password)
+    database = Database(name, role, password, f"dash_{suffix}", f"ro-secret-{suffix}")
+    _run_role_script(database)
+    yield database
     with _admin_connection() as admin:
         admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        admin.execute(f"DROP ROLE IF EXISTS {database.dashboard_role}")
         admin.execute(f"DROP ROLE IF EXISTS {role}")
+
+
+def _run_role_script(database: Database) -> None:
+    """The compose file's PostgreSQL init script, run as the image's entrypoint would."""
+    env = {**os.environ, "POSTGRES_USER": database.role, "POSTGRES_DB": database.name,
+           "DASHBOARD_DB_USER": database.dashboard_role,
+           "DASHBOARD_DB_PASSWORD": database.dashboard_password,
+           "PGHOST": "127.0.0.1", "PGPASSWORD": database.password}  # fmt: skip
+    subprocess.run(["sh", str(ROLE_SCRIPT)], env=env, check=True, capture_output=True)
 
 
 @pytest.fixture(scope="session")

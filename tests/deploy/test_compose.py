@@ -26,6 +26,15 @@ from tests.deploy.compose import (
 
 GPU_FILE = REPO / "docker-compose.gpu.yml"
 LOCK_FILE = REPO / "requirements.lock"
+SECRETS = ("POSTGRES_PASSWORD", "DASHBOARD_DB_PASSWORD", "DASHBOARD_TOKEN")
+
+
+def filled_env_text() -> str:
+    """.env.example with the secrets set, as a user's .env would have them."""
+    text = ENV_EXAMPLE.read_text()
+    for name in SECRETS:
+        text = re.sub(rf"(?m)^{name}=$", f"{name}=test-{name.lower()}", text)
+    return text
 
 
 def _compose_config(tmp_path: Path, env_text: str, *files: Path) -> subprocess.CompletedProcess:
@@ -41,7 +50,7 @@ def _compose_config(tmp_path: Path, env_text: str, *files: Path) -> subprocess.C
 
 
 def test_compose_config_validates_with_env_example(tmp_path: Path) -> None:
-    done = _compose_config(tmp_path, ENV_EXAMPLE.read_text(), COMPOSE_FILE)
+    done = _compose_config(tmp_path, filled_env_text(), COMPOSE_FILE)
     assert done.returncode == 0, done.stderr
     config = yaml.safe_load(done.stdout)
     services = config["services"]
@@ -51,14 +60,14 @@ def test_compose_config_validates_with_env_example(tmp_path: Path) -> None:
     assert "healthcheck" in services["postgres"]
     assert "pgdata:/var/lib/postgresql/data:rw" in services["postgres"]["volumes"]
     assert {"pgdata", "search-data", "studies"} <= set(config["volumes"])
-    for name in ("worker", "dashboard"):
+    for name, role in (("worker", "search"), ("dashboard", "dashboard")):
         assert services[name]["depends_on"]["postgres"]["condition"] == "service_healthy"
         url = services[name]["environment"]["OPTUNA_STORAGE"]
-        assert url == "postgresql+psycopg://search@postgres:5432/optuna"  # no password in it
+        assert url == f"postgresql+psycopg://{role}@postgres:5432/optuna"  # no password in it
 
 
 def test_tf_serving_reads_the_export_read_only_and_answers_on_loopback(tmp_path: Path) -> None:
-    done = _compose_config(tmp_path, ENV_EXAMPLE.read_text(), COMPOSE_FILE)
+    done = _compose_config(tmp_path, filled_env_text(), COMPOSE_FILE)
     assert done.returncode == 0, done.stderr
     serving = yaml.safe_load(done.stdout)["services"]["serving"]
     assert serving["image"].startswith("tensorflow/serving:")
@@ -70,8 +79,9 @@ def test_tf_serving_reads_the_export_read_only_and_answers_on_loopback(tmp_path:
 
 
 def test_compose_commands_are_the_ones_the_tests_run(tmp_path: Path) -> None:
-    env = read_env_file(ENV_EXAMPLE)
-    done = _compose_config(tmp_path, ENV_EXAMPLE.read_text(), COMPOSE_FILE)
+    (tmp_path / "filled.env").write_text(filled_env_text())
+    env = read_env_file(tmp_path / "filled.env")
+    done = _compose_config(tmp_path, filled_env_text(), COMPOSE_FILE)
     services = yaml.safe_load(done.stdout)["services"]
     for name in ("worker", "dashboard"):
         command = services[name]["command"]
@@ -82,20 +92,40 @@ def test_compose_commands_are_the_ones_the_tests_run(tmp_path: Path) -> None:
 
 
 def test_compose_needs_a_password_and_holds_none(tmp_path: Path) -> None:
-    without = re.sub(r"(?m)^POSTGRES_PASSWORD=.*$", "", ENV_EXAMPLE.read_text())
-    done = _compose_config(tmp_path, without, COMPOSE_FILE)
-    assert done.returncode != 0
-    assert "POSTGRES_PASSWORD" in done.stderr
-    text = COMPOSE_FILE.read_text() + GPU_FILE.read_text()
-    assert read_env_file(ENV_EXAMPLE)["POSTGRES_PASSWORD"] not in text
+    for name in SECRETS:
+        without = re.sub(rf"(?m)^{name}=.*$", "", filled_env_text())
+        done = _compose_config(tmp_path, without, COMPOSE_FILE)
+        assert done.returncode != 0 and name in done.stderr
     for service in load_compose()["services"].values():
         for key, value in service.get("environment", {}).items():
-            if "PASSWORD" in key:
-                assert str(value).startswith("${POSTGRES_PASSWORD:?"), (key, value)
+            if "PASSWORD" in key or "TOKEN" in key:
+                assert re.fullmatch(r"\$\{\w+:\?[^}]*\}", str(value)), (key, value)
+
+
+def test_the_example_env_file_as_it_is_starts_nothing(tmp_path: Path) -> None:
+    assert all(read_env_file(ENV_EXAMPLE)[name] == "" for name in SECRETS)  # no placeholder
+    done = _compose_config(tmp_path, ENV_EXAMPLE.read_text(), COMPOSE_FILE)
+    assert done.returncode != 0 and "set POSTGRES_PASSWORD in .env" in done.stderr
+
+
+def test_worker_and_dashboard_have_healthchecks_and_the_dashboard_reads_only(
+    tmp_path: Path,
+) -> None:
+    done = _compose_config(tmp_path, filled_env_text(), COMPOSE_FILE)
+    services = yaml.safe_load(done.stdout)["services"]
+    worker, dashboard = services["worker"], services["dashboard"]
+    assert "open_storage" in " ".join(worker["healthcheck"]["test"])
+    assert dashboard["healthcheck"]["test"][1:5] == ["python", "-m", "search.dashboard", "--check"]
+    assert "--allow-writes" not in dashboard["command"]
+    url = dashboard["environment"]["OPTUNA_STORAGE"]
+    assert url == "postgresql+psycopg://dashboard@postgres:5432/optuna"  # not the owner
+    assert dashboard["environment"]["PGPASSWORD"] == "test-dashboard_db_password"
+    init = "/docker-entrypoint-initdb.d/10-dashboard-role.sh"
+    assert any(v.endswith(f"{init}:ro") for v in services["postgres"]["volumes"])
 
 
 def test_gpu_override_validates(tmp_path: Path) -> None:
-    done = _compose_config(tmp_path, ENV_EXAMPLE.read_text(), COMPOSE_FILE, GPU_FILE)
+    done = _compose_config(tmp_path, filled_env_text(), COMPOSE_FILE, GPU_FILE)
     assert done.returncode == 0, done.stderr
     worker = yaml.safe_load(done.stdout)["services"]["worker"]
     devices = worker["deploy"]["resources"]["reservations"]["devices"]
