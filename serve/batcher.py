@@ -1,16 +1,18 @@
 """Dynamic batching: requests that arrive together share one model call.
 
 Each request puts its face on a queue and awaits its row of probabilities. One loop takes
-the first waiting face, gathers whatever else arrives within `max_wait_s` (and everything
-that queued up while the previous call ran), up to `max_batch`, and runs the model once on
-the stack in a single worker thread, so the event loop keeps accepting requests meanwhile.
+the first waiting face and everything that queued up while the previous call ran, waits up
+to `max_wait_s` for more only while other requests are still being decoded (`preparing`:
+a lone request never waits), up to `max_batch`, and runs the model once on the stack in a
+single worker thread, so the event loop keeps accepting requests meanwhile.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
@@ -50,6 +52,16 @@ class DynamicBatcher:
         self._queue: asyncio.Queue[_Pending] = asyncio.Queue()
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="model")
         self._loop_task: asyncio.Task | None = None
+        self._preparing = 0  # requests that will submit a face once decoded
+
+    @contextlib.contextmanager
+    def preparing(self) -> Iterator[None]:
+        """Around a request's decoding: a batch being gathered waits for it."""
+        self._preparing += 1
+        try:
+            yield
+        finally:
+            self._preparing -= 1
 
     async def start(self) -> None:
         self._loop_task = asyncio.create_task(self._run(), name="batcher")
@@ -94,7 +106,7 @@ class DynamicBatcher:
                 batch.append(self._queue.get_nowait())
                 continue
             remaining = deadline - time.perf_counter()
-            if remaining <= 0:
+            if remaining <= 0 or self._preparing == 0:
                 break
             try:
                 batch.append(await asyncio.wait_for(self._queue.get(), remaining))

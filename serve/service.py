@@ -63,13 +63,14 @@ class ModelService:
 
     async def predict(self, data: bytes, name: str, *, detect: bool, crop: bool) -> dict:
         started = time.perf_counter()
-        prepared = await asyncio.to_thread(
-            prepare_face,
-            Upload(data, name),
-            self.card.image_size,
-            detect=detect,
-            max_pixels=self.limits.max_pixels,
-        )
+        with self.batcher.preparing():
+            prepared = await asyncio.to_thread(
+                prepare_face,
+                Upload(data, name),
+                self.card.image_size,
+                detect=detect,
+                max_pixels=self.limits.max_pixels,
+            )
         batched = await self.batcher.predict(prepared.pixels)
         names = self.card.attr_names
         probs = [float(p) for p in batched.probabilities]
