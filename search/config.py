@@ -6,9 +6,17 @@ from dataclasses import dataclass, replace
 
 from search.errors import ConfigError
 from search.space import SPACES
-from search.storage import DEFAULT_STORAGE, GRACE_PERIOD_S
+from search.storage import DEFAULT_STORAGE, GRACE_PERIOD_S, parse_url, sqlite_path
 
-__all__ = ["DEFAULT_STUDY", "METRICS", "PRUNERS", "SAMPLERS", "RunConfig", "apply_preset"]
+__all__ = [
+    "DEFAULT_STUDY",
+    "METRICS",
+    "PRUNERS",
+    "SAMPLERS",
+    "RunConfig",
+    "apply_preset",
+    "check_study_name",
+]
 
 DEFAULT_STUDY = "celeba"
 SAMPLERS = ("tpe", "random", "grid")
@@ -49,6 +57,12 @@ class RunConfig:
             raise ConfigError(
                 f"--image-size must be a multiple of 16 in 16..256, got {self.image_size}"
             )
+        check_study_name(self.study)
+        if self.workers > 1 and _in_memory(self.storage):
+            raise ConfigError(
+                "an in-memory SQLite storage lives in one process: with --workers "
+                f"{self.workers} use a file (sqlite:///studies/NAME.db) or PostgreSQL"
+            )
         if self.trials_per_process < 1:
             raise ConfigError(
                 f"--trials-per-process must be at least 1, got {self.trials_per_process}"
@@ -82,6 +96,18 @@ _DEMO = {
     "synthetic_n": 5000,
 }
 PRESETS = {"demo": _DEMO}
+
+
+def check_study_name(name: str) -> None:
+    """A study name also names files and folders (lock file, export, report): no separators."""
+    if not name.strip() or any(c in name for c in "/\\\0") or name.startswith("."):
+        raise ConfigError(
+            f"study name {name!r} must be non-empty, not start with '.', and hold no '/' or '\\'"
+        )
+
+
+def _in_memory(url: str) -> bool:
+    return parse_url(url).get_backend_name() == "sqlite" and sqlite_path(url) is None
 
 
 def apply_preset(config: RunConfig, preset: str | None, explicit: set[str]) -> RunConfig:

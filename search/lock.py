@@ -18,7 +18,7 @@ from pathlib import Path
 import sqlalchemy
 
 from search.errors import StorageError
-from search.storage import postgres_connect_args, sqlite_path
+from search.storage import parse_url, postgres_connect_args, sqlite_path
 
 __all__ = ["GIVE_UP_AFTER_S", "WARN_AFTER_S", "advisory_key", "lock_path_for", "study_lock"]
 
@@ -65,7 +65,7 @@ def study_lock(
             finally:
                 fcntl.flock(handle, fcntl.LOCK_UN)
         return
-    if sqlalchemy.engine.make_url(url).get_backend_name() != "postgresql":
+    if parse_url(url).get_backend_name() != "postgresql":
         yield  # in-memory SQLite: one process, nothing to share
         return
     key = advisory_key(study_name)

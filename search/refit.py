@@ -18,6 +18,7 @@ import argparse
 import logging
 import os
 import sys
+import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -108,9 +109,12 @@ def refit(
     """Train the study's best COMPLETE configuration, score it, export it, record where."""
     if max_epochs < 1 or patience < 1:
         raise UserError(f"--max-epochs and --patience must be positive ({max_epochs}, {patience})")
-    trial = best_complete_trial(study)
     settings = _settings(study)
+    trial = best_complete_trial(study)
     config = get_space(settings.space).params(trial.params)
+    export_dir = Path(out) if out is not None else default_export_dir(study.study_name)
+    for folder in (export_dir, Path(artifact_dir)):
+        _check_writable(folder)  # before training, not after
     data = data if data is not None else data_for_study(settings)
     log.info("refit of trial %d: %s, up to %d epochs", trial.number, trial.params, max_epochs)
     started = time.perf_counter()
@@ -153,7 +157,6 @@ def refit(
         versions=package_versions(),
         git_commit=git_commit(),
     )
-    export_dir = Path(out) if out is not None else default_export_dir(study.study_name)
     card = export_model(result.model, card, export_dir, savedmodel=savedmodel)
     _record_export(study, export_dir, card, Path(artifact_dir))
     return RefitResult(export_dir=export_dir, card=card, model=result.model)
@@ -166,6 +169,18 @@ def _settings(study: optuna.Study) -> StudySettings:
             f"study {study.study_name!r} was not created by search.run (it has no settings)"
         )
     return settings
+
+
+def _check_writable(folder: Path) -> None:
+    """UserError unless `folder` can be created (or written) here; writes nothing lasting."""
+    existing = next(p for p in (folder, *folder.parents) if p.exists())
+    if not existing.is_dir():
+        raise UserError(f"cannot write to {folder}: {existing} is not a folder")
+    try:
+        with tempfile.TemporaryFile(dir=existing):
+            pass
+    except OSError as exc:
+        raise UserError(f"cannot write to {folder}: {exc.strerror or exc}") from None
 
 
 def _scores(model: keras.Model, data: CelebaData, seed: int) -> dict:

@@ -124,8 +124,10 @@ def _find_export(study: optuna.Study, report: Report) -> None:
     try:
         report.card = read_card(folder)
     except ExportError as err:
-        report.notes.append(f"the export's card is unusable: {err}")
-        return
+        # A card is a contract: a report must not quietly leave out a tampered export.
+        raise UserError(
+            f"the export's card in {folder} is unusable ({err}): run python -m search.refit again"
+        ) from None
     report.export_folder = folder
     if report.best is not None and report.card.trial != report.best.number:
         report.notes.append(

@@ -37,6 +37,7 @@ from search.storage import (  # noqa: E402
     resolve_storage_url,
     warn_if_password_in_argv,
 )
+from search.study import check_study_can_resume  # noqa: E402
 from search.study_data import prepare_data  # noqa: E402
 
 __all__ = ["main"]
@@ -110,8 +111,10 @@ def _run(args: argparse.Namespace, in_process: bool) -> int:
         f"{config.image_size}px, sampler {config.sampler}, pruner {config.pruner}",
         flush=True,
     )
+    # Storage and study first: a mistake there must not cost a data preparation.
+    storage = open_storage(config.storage, grace_period=config.grace_period)
+    check_study_can_resume(storage, config)
     data = _prepare(config)
-    open_storage(config.storage, grace_period=config.grace_period)  # fail fast, one line
     if config.workers == 1:
         code = _run_one_worker(worker_config, 0, data)
         if code == EXIT_RECYCLE:

@@ -6,8 +6,10 @@ locked"; every storage gets a heartbeat so a killed worker's trial is failed and
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
+import re
 import socket
 import sqlite3
 import sys
@@ -35,6 +37,7 @@ __all__ = [
     "STORAGE_HELP",
     "STORAGE_ENV",
     "mask_url",
+    "parse_url",
     "open_storage",
     "postgres_connect_args",
     "resolve_storage_url",
@@ -57,6 +60,8 @@ SCHEMA_RACE_ATTEMPTS = 5  # tries to open a database that other workers are crea
 RETRY_WINDOW_S = 90.0  # how long a storage call keeps retrying while the database is away
 
 T = TypeVar("T")
+_SECRET_WORDS = ("password", "passwd", "pwd", "secret", "token")
+_SECRET_QUERY_VALUE = re.compile(rf"([?&][^=&]*(?:{'|'.join(_SECRET_WORDS)})[^=&]*=)[^&]*", re.I)
 
 
 def resolve_storage_url(cli_value: str | None) -> str:
@@ -64,21 +69,36 @@ def resolve_storage_url(cli_value: str | None) -> str:
     return cli_value or os.environ.get(STORAGE_ENV) or DEFAULT_STORAGE
 
 
-def mask_url(url: str) -> str:
-    """The URL with its password replaced by ***, safe to print and log."""
+def parse_url(url: str) -> sqlalchemy.URL:
+    """The parsed storage URL; StorageError (one line, credentials masked) if it is malformed."""
     try:
-        return make_url(url).render_as_string(hide_password=True)
-    except sqlalchemy.exc.ArgumentError:
-        return "<unparseable storage URL>"
+        return make_url(url)
+    except (sqlalchemy.exc.ArgumentError, ValueError) as exc:
+        # ValueError: a port that is not a number ("invalid literal for int()").
+        reason = "its port is not a number" if "int()" in str(exc) else "cannot parse it"
+        raise StorageError(f"not a storage URL ({reason}): {mask_url(url)}") from None
+
+
+def mask_url(url: str) -> str:
+    """The URL with every credential (password, and any secret in the query) replaced by ***."""
+    try:
+        parsed = make_url(url)
+    except (sqlalchemy.exc.ArgumentError, ValueError):
+        # Malformed (say, a port that is not a number), but still worth showing, masked.
+        shown = re.sub(r"(//[^/@:]*):[^/@]*@", r"\1:***@", url)
+        return re.sub(_SECRET_QUERY_VALUE, r"\1***", shown)
+    secrets = {key: "***" for key in _secret_query_keys(parsed)}
+    rendered = parsed.update_query_dict(secrets).render_as_string(hide_password=True)
+    return rendered.replace("%2A%2A%2A", "***")
 
 
 def warn_if_password_in_argv(cli_value: str | None) -> None:
     """A password given with --storage is visible to every user of the machine in `ps`."""
     try:
-        exposed = cli_value is not None and make_url(cli_value).password is not None
-    except sqlalchemy.exc.ArgumentError:
-        exposed = False
-    if exposed:
+        parsed = make_url(cli_value) if cli_value is not None else None
+    except (sqlalchemy.exc.ArgumentError, ValueError):
+        parsed = None
+    if parsed is not None and (parsed.password is not None or _secret_query_keys(parsed)):
         print(
             f"warning: the password in --storage is visible in the process list; "
             f"put the URL in ${STORAGE_ENV} instead",
@@ -86,31 +106,37 @@ def warn_if_password_in_argv(cli_value: str | None) -> None:
         )
 
 
+def _secret_query_keys(parsed: sqlalchemy.URL) -> list[str]:
+    # The query goes to the driver as connection options: password=, sslpassword=, a token.
+    return [key for key in parsed.query if any(word in key.lower() for word in _SECRET_WORDS)]
+
+
 def sqlite_path(url: str) -> Path | None:
     """The database file of a sqlite URL, None for other back-ends or in-memory SQLite."""
-    parsed = make_url(url)
+    parsed = parse_url(url)
     if parsed.get_backend_name() != "sqlite" or not parsed.database:
         return None
     return None if parsed.database == ":memory:" else Path(parsed.database)
 
 
-def open_storage(url: str, *, grace_period: int = GRACE_PERIOD_S) -> RDBStorage:
+def open_storage(
+    url: str, *, grace_period: int = GRACE_PERIOD_S, create: bool = True
+) -> RDBStorage:
     """An RDBStorage with heartbeat and retry of stale trials; StorageError if unreachable.
+
+    With `create=False` (readers: refit, report) a SQLite file that does not exist is an
+    error rather than a new, empty database.
 
     The heartbeat beats at least four times per grace period, so a live trial on a loaded
     machine is not mistaken for a dead one.
     """
     heartbeat_interval = max(1, min(HEARTBEAT_INTERVAL_S, grace_period // 4))
-    try:
-        backend = make_url(url).get_backend_name()
-    except sqlalchemy.exc.ArgumentError:
-        raise StorageError(f"not a storage URL: {mask_url(url)}") from None
+    backend = parse_url(url).get_backend_name()
     engine_kwargs: dict = {"pool_pre_ping": True, "connect_args": postgres_connect_args(url)}
     if backend == "sqlite":
         path = sqlite_path(url)
         if path is not None:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            _enable_wal(path)
+            _prepare_sqlite_file(path, url, create)
         engine_kwargs = {"connect_args": {"timeout": SQLITE_BUSY_TIMEOUT_S}}
     elif backend != "postgresql":
         raise StorageError(f"unsupported storage {mask_url(url)}: use sqlite:/// or postgresql://")
@@ -177,7 +203,7 @@ def postgres_connect_args(url: str) -> dict:
     The name shows in pg_stat_activity, so a worker that holds the study lock can be found.
     """
     args: dict = {"connect_timeout": 10}
-    if "application_name" not in make_url(url).query:
+    if "application_name" not in parse_url(url).query:
         args["application_name"] = f"celeba-search pid {os.getpid()} on {socket.gethostname()}"
     return args
 
@@ -190,10 +216,22 @@ def storage_reason(exc: BaseException) -> str:
     return text.splitlines()[0] if text else type(exc).__name__
 
 
-def _enable_wal(path: Path) -> None:
-    # WAL lets readers (the dashboard) and one writer work at once; the mode persists in the file.
-    with sqlite3.connect(path, timeout=SQLITE_BUSY_TIMEOUT_S) as connection:
-        connection.execute("PRAGMA journal_mode=WAL")
+def _prepare_sqlite_file(path: Path, url: str, create: bool) -> None:
+    if not create and not path.is_file():
+        raise StorageError(
+            f"no database at {path}: run python -m search.run first, or fix --storage"
+        )
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        # WAL lets readers (the dashboard) and one writer work at once; the mode persists.
+        with contextlib.closing(sqlite3.connect(path, timeout=SQLITE_BUSY_TIMEOUT_S)) as db:
+            db.execute("PRAGMA journal_mode=WAL")
+    except OSError as exc:
+        raise StorageError(f"cannot create the folder {path.parent}: {exc.strerror}") from None
+    except sqlite3.Error as exc:
+        # "unable to open database file" (a read-only folder), "file is not a database", ...
+        hint = " (is the folder read-only?)" if "unable to open" in str(exc) else ""
+        raise StorageError(f"cannot open storage {mask_url(url)}: {exc}{hint}") from None
 
 
 def retry_storage(call: Callable[[], T], what: str, window_s: float = RETRY_WINDOW_S) -> T:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import optuna
 
-from search.config import DEFAULT_STUDY, RunConfig
+from search.config import DEFAULT_STUDY, RunConfig, check_study_name
 from search.errors import ConfigError, StorageError
 from search.records import StudySettings
 from search.space import get_space
@@ -13,6 +13,8 @@ from search.storage import mask_url, open_storage, retry_storage
 
 __all__ = [
     "STUDY_CHOICE_HELP",
+    "check_resumable",
+    "check_study_can_resume",
     "create_or_load_study",
     "load_existing_study",
     "make_pruner",
@@ -23,7 +25,7 @@ __all__ = [
 
 STUDY_CHOICE_HELP = f"study name (default: the only study in the storage, else {DEFAULT_STUDY})"
 # a resumed study must keep these: its trials' values would not be comparable otherwise
-_FIXED_SETTINGS = ("image_size", "space", "metric")
+_FIXED_SETTINGS = ("data", "image_size", "epochs", "space", "metric", "seed")
 
 
 def sampler_seed(seed: int, worker_index: int, trials_at_join: int) -> int:
@@ -86,11 +88,19 @@ def create_or_load_study(
     # seeded by how far the study has got, so a worker that rejoins draws new configurations
     trials_at_join = len(retry_storage(lambda: study.get_trials(deepcopy=False), "read trials"))
     study.sampler = make_sampler(config, worker_index, trials_at_join)
-    wanted = settings_of(config)
+    if StudySettings.stored_on(study) is None:
+        settings_of(config).save(study)
+    else:
+        check_resumable(study, config)
+    return study
+
+
+def check_resumable(study: optuna.Study, config: RunConfig) -> None:
+    """ConfigError if the study was created with settings that `config` contradicts."""
     stored = StudySettings.stored_on(study)
     if stored is None:
-        wanted.save(study)
-        return study
+        return
+    wanted = settings_of(config)
     clashes = [
         f"{name} {getattr(stored, name)!r} (asked {getattr(wanted, name)!r})"
         for name in _FIXED_SETTINGS
@@ -101,7 +111,16 @@ def create_or_load_study(
             f"study {config.study!r} was created with {', '.join(clashes)}: "
             "use the same settings or another --study"
         )
-    return study
+
+
+def check_study_can_resume(storage: optuna.storages.BaseStorage, config: RunConfig) -> None:
+    """Before any data is prepared: a study of this name, if any, must match `config`."""
+    names = retry_storage(lambda: optuna.get_all_study_names(storage), "list the studies")
+    if config.study in names:
+        study = retry_storage(
+            lambda: optuna.load_study(study_name=config.study, storage=storage), "load the study"
+        )
+        check_resumable(study, config)
 
 
 def load_existing_study(storage_url: str, name: str | None) -> optuna.Study:
@@ -109,7 +128,9 @@ def load_existing_study(storage_url: str, name: str | None) -> optuna.Study:
 
     Raises StorageError (one line, password masked) when there is no such study.
     """
-    storage = open_storage(storage_url)
+    if name is not None:
+        check_study_name(name)
+    storage = open_storage(storage_url, create=False)
     names = retry_storage(lambda: optuna.get_all_study_names(storage), "list the studies")
     where = mask_url(storage_url)
     if not names:
