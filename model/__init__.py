@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from model.network import build_model
     from model.training import (
         MIXED_POLICY,
+        PREDICT_BATCH,
         EpochResult,
         TrainResult,
         gpu_available,
@@ -32,6 +33,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "MIXED_POLICY",
+    "PREDICT_BATCH",
     "EpochResult",
     "Metrics",
     "ModelParams",
@@ -54,6 +56,7 @@ _LAZY = {
     "roc_auc": "model.metrics",
     "build_model": "model.network",
     "MIXED_POLICY": "model.training",
+    "PREDICT_BATCH": "model.training",
     "EpochResult": "model.training",
     "TrainResult": "model.training",
     "gpu_available": "model.training",

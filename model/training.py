@@ -20,12 +20,23 @@ from model.network import ModelParams, build_model
 if TYPE_CHECKING:
     from data import CelebaData
 
-__all__ = ["MIXED_POLICY", "EpochResult", "TrainResult", "gpu_available", "predict_proba", "train"]
+__all__ = [
+    "MIXED_POLICY",
+    "PREDICT_BATCH",
+    "EpochResult",
+    "TrainResult",
+    "gpu_available",
+    "predict_proba",
+    "train",
+]
 
 logger = logging.getLogger(__name__)
 
 # bfloat16 keeps float32's exponent range, so no loss scaling is needed (H100/H200 run it natively)
 MIXED_POLICY = "mixed_bfloat16"
+# every prediction batch (val, test, predict) has this many rows, the last one padded, so
+# that a model traces its predict step once
+PREDICT_BATCH = 256
 
 
 @dataclass(frozen=True)
@@ -34,7 +45,8 @@ class EpochResult:
     loss: float  # mean training loss of the epoch
     val: Metrics  # on the whole val split
     seconds: float  # wall time of the training part of the epoch (validation excluded)
-    images_per_second: float  # training images / seconds
+    images_per_second: float  # images trained on (full last batch included) / seconds
+    val_seconds: float  # wall time of predicting and scoring the val split
 
 
 @dataclass
@@ -58,12 +70,23 @@ def gpu_available() -> bool:
     return any(d.lower().startswith("gpu") for d in keras.distribution.list_devices())
 
 
-def predict_proba(model: keras.Model, images: np.ndarray, batch_size: int = 256) -> np.ndarray:
-    """Probabilities (N, A) float32 for uint8 images (N, S, S, 3), read batch by batch."""
-    chunks = [
-        np.asarray(model.predict_on_batch(np.asarray(images[start : start + batch_size])))
-        for start in range(0, len(images), batch_size)
-    ]
+def predict_proba(
+    model: keras.Model, images: np.ndarray, batch_size: int = PREDICT_BATCH, *, pad: bool = True
+) -> np.ndarray:
+    """Probabilities (N, A) float32 for uint8 images (N, S, S, 3), read batch by batch.
+
+    With `pad` the last batch is filled up with black images to `batch_size` rows and their
+    predictions dropped: one input shape, one trace. Inference treats rows independently
+    (BatchNorm uses its moving statistics, dropout is off), so padding changes no real row.
+    """
+    chunks = []
+    for start in range(0, len(images), batch_size):
+        chunk = np.asarray(images[start : start + batch_size])
+        rows = len(chunk)
+        if pad and rows < batch_size:
+            filler = np.zeros((batch_size - rows, *chunk.shape[1:]), dtype=chunk.dtype)
+            chunk = np.concatenate([chunk, filler])
+        chunks.append(np.asarray(model.predict_on_batch(chunk))[:rows])
     if not chunks:
         return np.zeros((0, model.output_shape[-1]), dtype=np.float32)
     return np.concatenate(chunks).astype(np.float32, copy=False)
@@ -82,6 +105,7 @@ def train(
     mixed_precision: bool | None = None,
     model: keras.Model | None = None,
     callbacks: Sequence[keras.callbacks.Callback] = (),
+    trace_once: bool = True,
 ) -> TrainResult:
     """Fit on `data.train`, scoring the whole `data.val` split exactly after every epoch.
 
@@ -90,6 +114,9 @@ def train(
     epochs and restore the best epoch's weights. `mixed_precision` None means on only when a
     GPU is visible. A NaN or infinite training loss raises NonFiniteLossError. `callbacks` are
     extra Keras callbacks for `fit` (the search's Ctrl-C check between batches).
+    `trace_once` (the default) traces the train and predict steps once per model: every
+    training batch full (TrainBatches), the last val batch padded. False restores the
+    earlier feeding (a smaller last batch, an unpadded val batch) for bench.train.
     """
     if epochs < 1:
         raise ValueError(f"epochs must be positive, got {epochs}")
@@ -104,9 +131,17 @@ def train(
         policy = MIXED_POLICY if use_mixed else None
         model = build_model(params, data.image_size, len(data.attr_names), dtype_policy=policy)
 
-    batches = TrainBatches(data.train.images, data.train.labels, batch_size, seed)
+    if not model.optimizer.built:
+        # else TensorFlow builds it inside the first traced step, and its new variables make
+        # tf.function trace that step a second time
+        model.optimizer.build(model.trainable_variables)
+    batches = TrainBatches(
+        data.train.images, data.train.labels, batch_size, seed, full_batches=trace_once
+    )
     guard = _NonFiniteGuard()
-    scorer = _EpochScorer(data, max(batch_size, 256), epochs, patience, guard, on_epoch_end)
+    scorer = _EpochScorer(
+        data, batches.images_per_epoch, trace_once, epochs, patience, guard, on_epoch_end
+    )
     model.fit(
         batches,
         epochs=epochs,
@@ -156,7 +191,8 @@ class _EpochScorer(keras.callbacks.Callback):
     def __init__(
         self,
         data: CelebaData,
-        predict_batch_size: int,
+        images_per_epoch: int,
+        pad: bool,
         epochs: int,
         patience: int | None,
         guard: _NonFiniteGuard,
@@ -164,7 +200,8 @@ class _EpochScorer(keras.callbacks.Callback):
     ) -> None:
         super().__init__()
         self.data = data
-        self.predict_batch_size = predict_batch_size
+        self.images_per_epoch = images_per_epoch
+        self.pad = pad
         self.epochs = epochs
         self.patience = patience
         self.guard = guard
@@ -182,16 +219,15 @@ class _EpochScorer(keras.callbacks.Callback):
         seconds = time.perf_counter() - self._started
         if self.guard.failure is not None:
             return
-        val = self.data.val
-        probs = predict_proba(self.model, val.images, self.predict_batch_size)
-        metrics = evaluate(val.labels, probs, self.data.attr_names)
-        n_train = len(self.data.train.images)
+        scoring_started = time.perf_counter()
+        metrics = self._score_val()
         result = EpochResult(
             epoch=epoch + 1,
             loss=float((logs or {})["loss"]),
             val=metrics,
             seconds=seconds,
-            images_per_second=n_train / seconds,
+            images_per_second=self.images_per_epoch / seconds,
+            val_seconds=time.perf_counter() - scoring_started,
         )
         self.history.append(result)
         if logs is not None:
@@ -219,3 +255,9 @@ class _EpochScorer(keras.callbacks.Callback):
             self.model.stop_training = True
         if self.callback is not None:
             self.callback(result)
+
+    def _score_val(self) -> Metrics:
+        """The current weights' metrics over the whole val split."""
+        val = self.data.val
+        probs = predict_proba(self.model, val.images, pad=self.pad)
+        return evaluate(val.labels, probs, self.data.attr_names)

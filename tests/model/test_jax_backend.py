@@ -62,3 +62,44 @@ def test_training_runs_unchanged_under_jax(tmp_path):
     assert report["best"] > 0.6, report
     assert report["reloaded_identical"]
     assert "nan at epoch 1" in report["nan"]
+
+
+BENCH = """
+import importlib.abc, sys
+
+class NoTensorFlow(importlib.abc.MetaPathFinder):  # as on the GPU machines
+    def find_spec(self, name, path=None, target=None):
+        if name.split(".")[0] == "tensorflow":
+            raise ModuleNotFoundError(f"No module named {name!r}")
+
+sys.meta_path.insert(0, NoTensorFlow())
+from bench.train import main
+main(sys.argv[1:])
+print("tensorflow imported:", "tensorflow" in sys.modules)
+"""
+
+
+@pytest.mark.skipif(importlib.util.find_spec("jax") is None, reason="jax is not installed")
+def test_the_training_bench_runs_under_jax_without_tensorflow():
+    tiny = ["--in-memory", "--networks", "demo", "--demo-images", "96", "--epochs", "2"]
+    tiny += ["--images", "24", "--batch-sizes", "8", "--narrow-batch", "8", "--steps", "2"]
+    env = {**os.environ, "KERAS_BACKEND": "jax"}
+    done = subprocess.run(
+        [sys.executable, "-c", BENCH, *tiny, "--warmup", "1"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+
+    assert done.returncode == 0, done.stderr[-3000:]
+    lines = done.stdout.splitlines()
+    assert "tensorflow imported: False" in lines
+    profiled = {line[10:24].strip(): line.split() for line in lines if line.startswith("demo ")}
+    assert set(profiled) == {"before", "after", "after, jit off"}
+    assert profiled["after"][-1] == "1/1" and profiled["after"][2] == "on"
+    assert profiled["before"][-1] != "1/1"  # the smaller last batch traced again
+    throughput = [line.split() for line in lines if line.startswith(("notebook ", "narrow "))]
+    assert [row[:3] for row in throughput] == [["notebook", "64", "8"], ["narrow", "32", "8"]]
+    assert all(float(row[4]) > 0 and row[5] == "-" for row in throughput)

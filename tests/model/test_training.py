@@ -7,7 +7,16 @@ import keras
 import numpy as np
 import pytest
 
-from model import NonFiniteLossError, TrainingError, evaluate, predict_proba, train
+from data import CelebaData
+from model import (
+    NonFiniteLossError,
+    TrainingError,
+    build_model,
+    evaluate,
+    predict_proba,
+    train,
+)
+from model.traces import TraceCounter
 from tests.model.conftest import SYNTHETIC_ATTRS, TINY, draw_pictures, make_data
 
 
@@ -109,3 +118,58 @@ def test_training_is_reproducible_with_a_seed():
 
     assert [e.loss for e in first] == pytest.approx([e.loss for e in second], rel=1e-5)
     assert first[-1].val.macro_auc == pytest.approx(second[-1].val.macro_auc, abs=1e-4)
+
+
+def _uneven_data() -> CelebaData:
+    # 410 training images at batch 32 and 300 val images at 256 per prediction batch: both
+    # leave a remainder, which used to cost a second trace of each step
+    return make_data(draw_pictures(410, 16, seed=8), draw_pictures(300, 16, seed=9))
+
+
+def test_each_step_function_is_traced_once_per_trial():
+    data = _uneven_data()
+    model = build_model(TINY, 16, len(SYNTHETIC_ATTRS))
+    traces = TraceCounter.install(model)
+
+    result = train(TINY, data, epochs=3, batch_size=32, model=model)
+    predict_proba(result.model, data.test.images[:77])  # a trial then scores its test split
+
+    assert (traces.train, traces.predict) == (1, 1)
+
+
+def test_the_earlier_feeding_traces_each_step_again():
+    data = _uneven_data()
+    model = build_model(TINY, 16, len(SYNTHETIC_ATTRS))
+    traces = TraceCounter.install(model)
+
+    train(TINY, data, epochs=2, batch_size=32, model=model, trace_once=False)
+
+    assert traces.train >= 2 and traces.predict == 2
+
+
+def test_padded_prediction_scores_the_whole_split_exactly():
+    data = _uneven_data()
+    seen = []
+
+    result = train(TINY, data, epochs=1, batch_size=32, on_epoch_end=seen.append)
+
+    padded = predict_proba(result.model, data.val.images)
+    unpadded = predict_proba(result.model, data.val.images, pad=False)
+    one_by_one = predict_proba(result.model, data.val.images[250:], batch_size=1, pad=False)
+    assert padded.shape == (300, len(SYNTHETIC_ATTRS))
+    np.testing.assert_allclose(padded, unpadded, atol=1e-6)
+    np.testing.assert_allclose(padded[250:], one_by_one, atol=1e-6)
+    exact = evaluate(data.val.labels, unpadded, SYNTHETIC_ATTRS)
+    assert seen[0].val.macro_auc == pytest.approx(exact.macro_auc, abs=1e-6)
+    assert seen[0].val.per_attribute_auc == pytest.approx(exact.per_attribute_auc, abs=1e-6)
+
+
+def test_images_per_second_counts_the_images_trained_on():
+    data = _uneven_data()
+
+    result = train(TINY, data, epochs=2, batch_size=32)
+
+    for epoch in result.history:
+        # 13 full batches of 32: the last one filled up with images trained once already
+        assert epoch.images_per_second * epoch.seconds == pytest.approx(13 * 32)
+        assert epoch.val_seconds > 0
