@@ -45,6 +45,9 @@ class RunConfig:
     # TensorFlow keeps ~20 MB per model built in a process (keras#17458): a worker process
     # replaces itself after this many trials so its memory stays bounded.
     trials_per_process: int = 10
+    # deployable search: configurations over these are recorded and never trained
+    max_params: int | None = None
+    max_latency_ms: float | None = None  # batch-1 prediction on the worker's device
 
     def validate(self) -> RunConfig:
         if self.trials < 1:
@@ -53,6 +56,10 @@ class RunConfig:
             raise ConfigError(f"--workers must be at least 1, got {self.workers}")
         if self.epochs < 1:
             raise ConfigError(f"--epochs must be at least 1, got {self.epochs}")
+        if self.max_params is not None and self.max_params < 1:
+            raise ConfigError(f"--max-params must be at least 1, got {self.max_params}")
+        if self.max_latency_ms is not None and not self.max_latency_ms > 0:
+            raise ConfigError(f"--max-latency-ms must be positive, got {self.max_latency_ms}")
         if not 16 <= self.image_size <= 256 or self.image_size % 16:
             raise ConfigError(
                 f"--image-size must be a multiple of 16 in 16..256, got {self.image_size}"

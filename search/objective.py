@@ -14,7 +14,9 @@ import keras
 import optuna
 
 from data import CelebaData
-from model import EpochResult, Metrics, evaluate, predict_proba, train
+from model import EpochResult, Metrics, evaluate, gpu_available, predict_proba, train
+from model.latency import measure_footprint
+from model.training import MIXED_POLICY
 from search.records import TrialRecord
 from search.space import get_space
 from search.storage import retry_storage
@@ -38,6 +40,8 @@ class Objective:
         metric: str = "macro",
         seed: int = 0,
         callbacks: Sequence[keras.callbacks.Callback] = (),
+        max_params: int | None = None,
+        max_latency_ms: float | None = None,
     ) -> None:
         self.data = data
         self.space = get_space(space)
@@ -45,10 +49,22 @@ class Objective:
         self.metric = metric
         self.seed = seed
         self.callbacks = callbacks
+        self.max_params = max_params
+        self.max_latency_ms = max_latency_ms
 
     def __call__(self, trial: optuna.Trial) -> float:
         started = time.perf_counter()
         params = retry_storage(lambda: self.space.sample(trial), "sample parameters")
+        policy = MIXED_POLICY if gpu_available() else None  # as train() chooses
+        footprint = measure_footprint(
+            params.model, self.data.image_size, len(self.data.attr_names), dtype_policy=policy
+        )
+        broken = self._broken_constraint(footprint.n_params, footprint.latency_ms)
+        TrialRecord(
+            n_params=footprint.n_params, latency_ms=footprint.latency_ms, infeasible=broken
+        ).save(trial)
+        if broken is not None:
+            raise optuna.TrialPruned(f"not trained: {broken}")
         history: list[EpochResult] = []
 
         def on_epoch_end(result: EpochResult) -> None:
@@ -92,6 +108,13 @@ class Objective:
             trial_seconds=time.perf_counter() - started,
         ).save(trial)
         return metric_value(val, self.metric)
+
+    def _broken_constraint(self, n_params: int, latency_ms: float) -> str | None:
+        if self.max_params is not None and n_params > self.max_params:
+            return f"{n_params:,} parameters > --max-params {self.max_params:,}"
+        if self.max_latency_ms is not None and latency_ms > self.max_latency_ms:
+            return f"latency {latency_ms:.2f} ms > --max-latency-ms {self.max_latency_ms:g}"
+        return None
 
 
 def _epoch_figures(history: list[EpochResult]) -> dict[str, float]:

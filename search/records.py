@@ -72,6 +72,8 @@ class TrialRecord:
     test_micro_auc: float | None = None
     test_mean_accuracy: float | None = None
     n_params: int | None = None
+    latency_ms: float | None = None  # batch-1 prediction on the worker's device, median
+    infeasible: str | None = None  # which constraint a configuration broke; never trained
     train_seconds: float | None = None  # model build, fit and val scoring
     test_eval_seconds: float | None = None
     trial_seconds: float | None = None

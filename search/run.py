@@ -72,6 +72,10 @@ def build_parser() -> argparse.ArgumentParser:
         "worker process replaces itself to free TensorFlow's memory (10)")  # fmt: skip
     add("--no-warm-start", action="store_const", const=False, dest="warm_start",
         help="do not enqueue the notebook's two configurations first")  # fmt: skip
+    add("--max-params", type=int, dest="max_params", help="train only configurations "
+        "with at most this many parameters")  # fmt: skip
+    add("--max-latency-ms", type=float, dest="max_latency_ms", help="train only "
+        "configurations whose batch-1 prediction takes at most this long here")  # fmt: skip
     add("--preset", help="demo: synthetic faces at 32x32 and a small space")
     add("--synthetic-n", type=int, dest="synthetic_n", help=argparse.SUPPRESS)
     add("--worker-index", type=int, dest="worker_index", help=argparse.SUPPRESS)

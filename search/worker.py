@@ -69,6 +69,8 @@ def run_worker(
         metric=config.metric,
         seed=config.seed,
         callbacks=[interrupts.keras_callback()],
+        max_params=config.max_params,
+        max_latency_ms=config.max_latency_ms,
     )
     loop = _TrialLoop(config, storage, study, objective, interrupts)
     try:
