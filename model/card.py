@@ -296,6 +296,8 @@ class ModelCard:
     test_intervals: SplitIntervals | None = None
     groups: GroupReport | None = None
     trust: dict[str, AttributeTrust] = field(default_factory=dict)
+    # batch-1 prediction on the refit's device, median of warm runs; None in older cards
+    latency_ms: float | None = _bounded(0, default=None)
 
     def __post_init__(self) -> None:
         _check_bounds(self)

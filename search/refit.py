@@ -1,9 +1,11 @@
 """`python -m search.refit`: train the best trial's configuration fully and export it.
 
     python -m search.refit [--study NAME] [--storage URL] [--max-epochs E] [--patience P]
-        [--out DIR] [--no-savedmodel]
+        [--out DIR] [--no-savedmodel] [--max-params N] [--max-latency-ms T]
 
-The best COMPLETE trial's configuration is trained on the train split with early stopping
+The best COMPLETE trial's configuration (with --max-params / --max-latency-ms: the best
+among those whose recorded parameters and batch-1 latency fit, another point of the
+study's trade-off) is trained on the train split with early stopping
 on validation macro AUC (best weights restored). Per attribute, a decision threshold is
 tuned on the validation split only where cross-validation inside that split shows it beats
 0.5 (model.thresholds); elsewhere 0.5 is kept. The test split is scored once, at 0.5 and at
@@ -33,16 +35,19 @@ from optuna.trial import FrozenTrial, TrialState  # noqa: E402
 from data import CelebaData  # noqa: E402
 from data.cli import run_command, short  # noqa: E402
 from data.errors import UserError  # noqa: E402
-from model import predict_proba, train  # noqa: E402
+from model import gpu_available, predict_proba, train  # noqa: E402
 from model.card import CARD_NAME, DataRecord, GroupReport, ModelCard, Objective  # noqa: E402
 from model.card_text import gap_line, interval_text, threshold_summary, trust_summary  # noqa: E402
 from model.export import default_export_dir, export_model, git_commit, package_versions  # noqa: E402
 from model.groups import group_report  # noqa: E402
 from model.intervals import split_intervals  # noqa: E402
+from model.latency import measure_footprint  # noqa: E402
 from model.scoring import base_rate_scores, split_scores  # noqa: E402
 from model.thresholds import choose_thresholds  # noqa: E402
+from model.training import MIXED_POLICY  # noqa: E402
 from model.trust import trust_levels  # noqa: E402
-from search.records import ExportRecord, StudySettings  # noqa: E402
+from search.constraints import Constraints  # noqa: E402
+from search.records import ExportRecord, StudySettings, TrialRecord  # noqa: E402
 from search.space import get_space  # noqa: E402
 from search.storage import (  # noqa: E402
     ARTIFACT_DIR,
@@ -66,6 +71,7 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 PRINTED_GAPS = 5  # of the card's largest gaps between groups
+UNCONSTRAINED = Constraints()
 
 
 class NoCompleteTrialError(UserError):
@@ -79,9 +85,20 @@ class RefitResult:
     model: keras.Model  # the trained model, as exported
 
 
-def best_complete_trial(study: optuna.Study) -> FrozenTrial:
-    """The COMPLETE trial with the best value (NoCompleteTrialError when there is none)."""
-    trials = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
+def best_complete_trial(
+    study: optuna.Study, constraints: Constraints = UNCONSTRAINED
+) -> FrozenTrial:
+    """The best COMPLETE trial that meets `constraints` (NoCompleteTrialError if none does).
+
+    A trial without recorded figures (from before they were recorded) meets no constraint.
+    """
+    complete = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
+    trials = [t for t in complete if _meets(t, constraints)]
+    if complete and not trials:
+        raise NoCompleteTrialError(
+            f"none of study {study.study_name!r}'s {len(complete)} COMPLETE trials meets "
+            f"{_described(constraints)}; loosen it or run python -m search.run with it"
+        )
     if not trials:
         counts = {s.name.lower(): 0 for s in TrialState}
         for trial in study.get_trials(deepcopy=False):
@@ -95,6 +112,24 @@ def best_complete_trial(study: optuna.Study) -> FrozenTrial:
     return pick(trials, key=lambda t: t.value)
 
 
+def _meets(trial: FrozenTrial, constraints: Constraints) -> bool:
+    record = TrialRecord.of(trial)
+    if constraints.max_params is not None and record.n_params is None:
+        return False
+    if constraints.max_latency_ms is not None and record.latency_ms is None:
+        return False
+    return constraints.feasible(trial)
+
+
+def _described(constraints: Constraints) -> str:
+    parts = []
+    if constraints.max_params is not None:
+        parts.append(f"--max-params {constraints.max_params:,}")
+    if constraints.max_latency_ms is not None:
+        parts.append(f"--max-latency-ms {constraints.max_latency_ms:g}")
+    return " and ".join(parts)
+
+
 def refit(
     study: optuna.Study,
     *,
@@ -105,18 +140,23 @@ def refit(
     verbose: int = 0,
     data: CelebaData | None = None,
     artifact_dir: str | Path = ARTIFACT_DIR,
+    constraints: Constraints = UNCONSTRAINED,
 ) -> RefitResult:
     """Train the study's best COMPLETE configuration, score it, export it, record where."""
     if max_epochs < 1 or patience < 1:
         raise UserError(f"--max-epochs and --patience must be positive ({max_epochs}, {patience})")
     settings = _settings(study)
-    trial = best_complete_trial(study)
+    trial = best_complete_trial(study, constraints)
     config = get_space(settings.space).params(trial.params)
     export_dir = Path(out) if out is not None else default_export_dir(study.study_name)
     for folder in (export_dir, Path(artifact_dir)):
         _check_writable(folder)  # before training, not after
     data = data if data is not None else data_for_study(settings)
     log.info("refit of trial %d: %s, up to %d epochs", trial.number, trial.params, max_epochs)
+    policy = MIXED_POLICY if gpu_available() else None  # as train() chooses
+    footprint = measure_footprint(
+        config.model, data.image_size, len(data.attr_names), dtype_policy=policy
+    )
     started = time.perf_counter()
     result = train(
         config.model,
@@ -147,6 +187,7 @@ def refit(
         patience=patience,
         training_seconds=round(time.perf_counter() - started, 2),
         n_params=result.n_params,
+        latency_ms=round(footprint.latency_ms, 3),
         data=DataRecord(
             source=settings.data,
             fingerprint=data.fingerprint,
@@ -235,6 +276,7 @@ def print_figures(card: ModelCard, export_dir: Path) -> None:
         f"refit of study {card.study!r}, trial #{card.trial} ({params}): "
         f"{card.epochs_trained} epochs (best {card.best_epoch}), "
         f"{card.training_seconds:.0f} s, {card.n_params:,} parameters"
+        + ("" if card.latency_ms is None else f", batch-1 latency {card.latency_ms:.2f} ms")
     )
     print(f"{'test split':<28}{'micro AUC':>10}{'macro AUC':>10}{'acc@0.5':>10}{'acc@chosen':>11}")
     rows = [
@@ -292,6 +334,9 @@ def build_parser() -> argparse.ArgumentParser:
     add("--patience", type=int, default=3, help="stop after this many epochs without gain (3)")
     add("--out", type=Path, help="export folder (default studies/<study>/best)")
     add("--no-savedmodel", action="store_true", help="skip the TensorFlow SavedModel")
+    add("--max-params", type=int, help="refit the best trial with at most this many parameters")
+    add("--max-latency-ms", type=float, help="refit the best trial whose recorded batch-1 "
+        "latency is at most this")  # fmt: skip
     return parser
 
 
@@ -312,6 +357,7 @@ def _refit(args: argparse.Namespace) -> None:
         patience=args.patience,
         out=args.out,
         savedmodel=not args.no_savedmodel,
+        constraints=Constraints(args.max_params, args.max_latency_ms),
         verbose=1 if sys.stdout.isatty() else 0,  # a progress bar for a person; logs say the rest
     )
     print_figures(result.card, result.export_dir)

@@ -3,8 +3,14 @@
 from __future__ import annotations
 
 import optuna
+import pytest
+from optuna.distributions import CategoricalDistribution, FloatDistribution
 from optuna.trial import TrialState
 
+from model.export import read_card
+from search import refit
+from search.constraints import Constraints
+from search.refit import NoCompleteTrialError, best_complete_trial
 from search.run import main
 from tests.search.conftest import TINY_RUN
 
@@ -47,3 +53,52 @@ def test_bad_constraints_get_one_clear_line(in_search_home, capsys):
     assert main([*TINY_RUN, "--trials", "2", "--max-latency-ms", "0"]) == 2
     err = capsys.readouterr().err
     assert err == "error: --max-latency-ms must be positive, got 0.0\n"
+
+
+def _study_with_footprints(url: str) -> optuna.Study:
+    """Two COMPLETE trials: the better one slower; an older one recorded no footprint."""
+    study = optuna.create_study(storage=url, study_name="front", direction="maximize")
+    settings = {"data": "synthetic", "image_size": 16, "space": "demo", "metric": "macro",
+                "epochs": 1, "synthetic_n": 300, "seed": 0}  # fmt: skip
+    for key, value in settings.items():
+        study.set_user_attr(key, value)
+    space = {"c1": (4, 8), "c2": (8, 16), "c3": (16, 32), "c4": (32, 64), "batch_size": (32,)}
+    distributions = {
+        **{name: CategoricalDistribution(choices) for name, choices in space.items()},
+        "learning_rate": FloatDistribution(1e-4, 1e-2, log=True),
+    }
+    small = {"c1": 4, "c2": 8, "c3": 16, "c4": 32, "batch_size": 32, "learning_rate": 3e-3}
+    large = {"c1": 8, "c2": 16, "c3": 32, "c4": 64, "batch_size": 32, "learning_rate": 3e-3}
+    for params, value, attrs in (
+        (large, 0.80, {}),
+        (large, 0.70, {"n_params": 40_000, "latency_ms": 5.0}),
+        (small, 0.60, {"n_params": 10_000, "latency_ms": 1.0}),
+    ):
+        study.add_trial(
+            optuna.trial.create_trial(
+                params=params, distributions=distributions, value=value, user_attrs=attrs,
+                intermediate_values={1: value},
+            )
+        )  # fmt: skip
+    return study
+
+
+def test_refit_picks_the_best_trial_that_meets_its_constraint(in_search_home, capsys):
+    url = f"sqlite:///{in_search_home}/front.db"
+    study = _study_with_footprints(url)
+
+    assert best_complete_trial(study).number == 0  # unconstrained: the best value
+    assert best_complete_trial(study, Constraints(max_latency_ms=10)).number == 1
+    assert best_complete_trial(study, Constraints(max_params=20_000)).number == 2
+    with pytest.raises(NoCompleteTrialError, match="--max-latency-ms 0.5"):
+        best_complete_trial(study, Constraints(max_latency_ms=0.5))
+
+    out = in_search_home / "fast"
+    args = ["--study", "front", "--storage", url, "--max-epochs", "1", "--out", str(out)]
+    assert refit.main([*args, "--no-savedmodel", "--max-latency-ms", "2"]) == 0
+    card = read_card(out)
+    assert card.trial == 2 and card.n_params > 0 and card.latency_ms > 0
+    assert f"batch-1 latency {card.latency_ms:.2f} ms" in capsys.readouterr().out
+
+    assert refit.main([*args, "--max-params", "1"]) == 2
+    assert capsys.readouterr().err.startswith("error: none of study 'front'")
