@@ -134,20 +134,24 @@ def test_gpu_override_validates(tmp_path: Path) -> None:
 
 def test_dockerfile_runs_search_run_on_pinned_packages() -> None:
     text = DOCKERFILE.read_text()
-    assert re.search(r"(?m)^FROM python:3\.11-slim$", text)
+    assert re.search(r"(?m)^FROM python:3\.11-slim@sha256:[0-9a-f]{64}$", text)
+    image = load_compose()["services"]["postgres"]["image"]
+    assert re.fullmatch(r"postgres:15@sha256:[0-9a-f]{64}", image)
     entrypoint = re.search(r"(?m)^ENTRYPOINT (\[.*\])$", text).group(1)
     assert yaml.safe_load(entrypoint) == load_compose()["services"]["worker"]["entrypoint"]
-    assert "pip install -r requirements.lock" in text
+    assert "pip install --require-hashes -r requirements.lock" in text
     assert "pip install --no-deps ." in text
 
 
-def test_lock_pins_every_dependency() -> None:
+def test_lock_pins_every_dependency_with_hashes() -> None:
     pins = {}
-    for line in LOCK_FILE.read_text().splitlines():
-        if line and not line.startswith("#"):
-            name, _, version = line.partition("==")
-            assert version, f"not pinned: {line}"
-            pins[name.lower().replace("_", "-")] = version
+    for entry in re.split(r"\n(?=\S)", LOCK_FILE.read_text()):
+        if entry.startswith("#"):
+            continue
+        requirement = re.match(r"([A-Za-z0-9_.-]+)==(\S+) \\\n", entry)
+        assert requirement, f"not pinned: {entry.splitlines()[0]}"
+        assert re.search(r"--hash=sha256:[0-9a-f]{64}", entry), f"no hash: {requirement[0]}"
+        pins[requirement[1].lower().replace("_", "-")] = requirement[2]
     dependencies = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]
     for text in dependencies["dependencies"]:
         requirement = Requirement(text)
