@@ -41,6 +41,7 @@ from search.decisions_view import decisions_view  # noqa: E402
 from search.records import ExportRecord, TrialRecord  # noqa: E402
 from search.storage import STORAGE_HELP, mask_url, resolve_storage_url, retry_storage  # noqa: E402
 from search.study import STUDY_CHOICE_HELP, load_existing_study  # noqa: E402
+from search.tradeoff import pareto_front  # noqa: E402
 
 __all__ = ["Report", "main", "write_report"]
 
@@ -57,6 +58,9 @@ _SECTIONS = {
                         "the spread between the best trials and the rest (PED-ANOVA)."),
     "curves.png": ("Validation curves", "The value each trial reported after every epoch; "
                    "the pruner stopped the short ones."),
+    "tradeoff.png": ("Accuracy against cost", "Each complete trial's validation macro AUC "
+                     "against its batch-1 latency and its parameters; the line joins the "
+                     "Pareto front (no other trial is both cheaper and better)."),
     "attributes.png": ("The exported model, attribute by attribute", "On the test split, "
                        "which the search never used to select."),
     "gaps.png": ("Who the model fails", "The largest gaps between groups on the test split "
@@ -161,6 +165,8 @@ def _draw(
             report.images.append("curves.png")
         elif trials:
             report.notes.append("no trial reported a validation value yet: no curves")
+    if _plot_tradeoff(complete, folder / "tradeoff.png"):
+        report.images.append("tradeoff.png")
     if report.card is not None:
         _plot_attributes(report.card, folder / "attributes.png")
         report.images.append("attributes.png")
@@ -248,6 +254,37 @@ def _plot_gaps(groups: GroupReport, path: Path) -> None:
     ax.tick_params(axis="y", labelsize=8)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
+
+
+def _plot_tradeoff(complete: list[FrozenTrial], path: Path) -> bool:
+    """Val macro AUC vs latency and vs parameters with the front marked; False: no figures."""
+    records = [(t.number, TrialRecord.of(t)) for t in complete]
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4.2), sharey=True)
+    drawn = False
+    for ax, cost, label in zip(
+        axes, ("latency_ms", "n_params"), ("batch-1 latency (ms)", "parameters"), strict=True
+    ):
+        points = [(n, getattr(r, cost), r.val_macro_auc) for n, r in records
+                  if getattr(r, cost) is not None and r.val_macro_auc is not None]  # fmt: skip
+        if not points:
+            continue
+        drawn = True
+        numbers, costs, aucs = zip(*points, strict=True)
+        front = pareto_front(costs, aucs)
+        ax.scatter(costs, aucs, color=_BLUE, alpha=0.6, label="trial")
+        ax.plot([costs[i] for i in front], [aucs[i] for i in front], "o-", color=_RED,
+                label="Pareto front")  # fmt: skip
+        for i in front:
+            ax.annotate(f"#{numbers[i]}", (costs[i], aucs[i]), fontsize=7,
+                        textcoords="offset points", xytext=(3, 3))  # fmt: skip
+        _style(ax, f"Validation macro AUC vs {label}", label)
+        ax.legend(fontsize=8)
+    axes[0].set_ylabel("validation macro AUC")
+    if drawn:
+        fig.tight_layout()
+        fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return drawn
 
 
 def _style(ax: plt.Axes, title: str, xlabel: str) -> None:

@@ -11,7 +11,9 @@ from model.export import read_card
 from search import refit
 from search.constraints import Constraints
 from search.refit import NoCompleteTrialError, best_complete_trial
+from search.report import write_report
 from search.run import main
+from search.tradeoff import pareto_front
 from tests.search.conftest import TINY_RUN
 
 
@@ -71,8 +73,8 @@ def _study_with_footprints(url: str) -> optuna.Study:
     large = {"c1": 8, "c2": 16, "c3": 32, "c4": 64, "batch_size": 32, "learning_rate": 3e-3}
     for params, value, attrs in (
         (large, 0.80, {}),
-        (large, 0.70, {"n_params": 40_000, "latency_ms": 5.0}),
-        (small, 0.60, {"n_params": 10_000, "latency_ms": 1.0}),
+        (large, 0.70, {"n_params": 40_000, "latency_ms": 5.0, "val_macro_auc": 0.70}),
+        (small, 0.60, {"n_params": 10_000, "latency_ms": 1.0, "val_macro_auc": 0.60}),
     ):
         study.add_trial(
             optuna.trial.create_trial(
@@ -102,3 +104,23 @@ def test_refit_picks_the_best_trial_that_meets_its_constraint(in_search_home, ca
 
     assert refit.main([*args, "--max-params", "1"]) == 2
     assert capsys.readouterr().err.startswith("error: none of study 'front'")
+
+
+def test_the_pareto_front_keeps_the_trials_nothing_beats_on_both():
+    costs = [5.0, 1.0, 3.0, 2.0, 3.0, 6.0]
+    scores = [0.9, 0.6, 0.8, 0.6, 0.7, 0.85]
+
+    # 3 ties 1 on score at a higher cost; 4 and 5 are beaten by 2 and 0
+    assert pareto_front(costs, scores) == [1, 2, 0]
+    assert pareto_front([], []) == []
+
+
+def test_the_report_draws_accuracy_against_latency_and_parameters(in_search_home):
+    study = _study_with_footprints(f"sqlite:///{in_search_home}/drawn.db")
+
+    report = write_report(study, in_search_home / "drawn-report")
+
+    assert "tradeoff.png" in report.images
+    assert (in_search_home / "drawn-report" / "tradeoff.png").stat().st_size > 0
+    html = (in_search_home / "drawn-report" / "index.html").read_text()
+    assert "Accuracy against cost" in html and "tradeoff.png" in html
