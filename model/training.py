@@ -13,6 +13,7 @@ import keras
 import numpy as np
 
 from model.batches import TrainBatches
+from model.batchnorm import CALIBRATION_IMAGES, calibration_sample, recalibrate_batchnorm
 from model.errors import NonFiniteLossError
 from model.metrics import Metrics, evaluate
 from model.network import ModelParams, build_model
@@ -106,6 +107,7 @@ def train(
     model: keras.Model | None = None,
     callbacks: Sequence[keras.callbacks.Callback] = (),
     trace_once: bool = True,
+    bn_calibration: int = CALIBRATION_IMAGES,
 ) -> TrainResult:
     """Fit on `data.train`, scoring the whole `data.val` split exactly after every epoch.
 
@@ -117,6 +119,8 @@ def train(
     `trace_once` (the default) traces the train and predict steps once per model: every
     training batch full (TrainBatches), the last val batch padded. False restores the
     earlier feeding (a smaller last batch, an unpadded val batch) for bench.train.
+    `bn_calibration`: training images on which BatchNorm's statistics are re-estimated before
+    each validation (model/batchnorm.py); 0 scores with Keras' moving averages as they are.
     """
     if epochs < 1:
         raise ValueError(f"epochs must be positive, got {epochs}")
@@ -139,8 +143,16 @@ def train(
         data.train.images, data.train.labels, batch_size, seed, full_batches=trace_once
     )
     guard = _NonFiniteGuard()
+    calibration = calibration_sample(data.train.images, bn_calibration, seed)
     scorer = _EpochScorer(
-        data, batches.images_per_epoch, trace_once, epochs, patience, guard, on_epoch_end
+        data,
+        batches.images_per_epoch,
+        trace_once,
+        epochs,
+        patience,
+        guard,
+        on_epoch_end,
+        calibration,
     )
     model.fit(
         batches,
@@ -197,8 +209,10 @@ class _EpochScorer(keras.callbacks.Callback):
         patience: int | None,
         guard: _NonFiniteGuard,
         on_epoch_end: Callable[[EpochResult], None] | None,
+        calibration: np.ndarray,
     ) -> None:
         super().__init__()
+        self.calibration = calibration
         self.data = data
         self.images_per_epoch = images_per_epoch
         self.pad = pad
@@ -219,6 +233,7 @@ class _EpochScorer(keras.callbacks.Callback):
         seconds = time.perf_counter() - self._started
         if self.guard.failure is not None:
             return
+        recalibrate_batchnorm(self.model, self.calibration)
         scoring_started = time.perf_counter()
         metrics = self._score_val()
         result = EpochResult(
