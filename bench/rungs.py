@@ -1,5 +1,5 @@
 """Benchmark early rungs (not a test): python -m bench.rungs [--trials 20] [--epochs 8]
-[--seed 0].
+[--seed 0] [--train-images N].
 
 Does a trial's validation macro AUC after epoch k rank configurations as its final one does?
 On the demo's data (5,000 synthetic faces at 32x32) it trains `--trials` random configurations
@@ -9,12 +9,14 @@ re-estimated on 256 training images (after, what train() now does). The re-estim
 undone after scoring, so both columns come from the very same training run. It prints the
 Spearman rank correlation of each epoch's AUC with the final one (target at epoch 1: >= 0.7),
 and how often the final top third would survive a rung at epoch k that keeps the top third
-(Hyperband's reduction factor 3).
+(Hyperband's reduction factor 3). `--train-images N` trains on the first N training faces
+only (a quicker, rougher measurement on a loaded machine).
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import os
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -52,9 +54,18 @@ class _RecalibratedScore(keras.callbacks.Callback):
             layer.moving_variance.assign(variance)
 
 
-def measure(trials: int, epochs: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+def measure(
+    trials: int, epochs: int, seed: int, train_images: int | None
+) -> tuple[np.ndarray, np.ndarray]:
     """Val macro AUC per (trial, epoch): with moving averages, and re-estimated."""
     data = prepare_data("synthetic", 32, 5000, seed)
+    if train_images is not None:
+        full = data.train
+        fewer = dataclasses.replace(
+            full, ids=full.ids[:train_images], images=full.images[:train_images],
+            labels=full.labels[:train_images],
+        )  # fmt: skip
+        data = dataclasses.replace(data, train=fewer)
     space = get_space("demo")
     study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=seed))
     calibration = calibration_sample(data.train.images, CALIBRATION_IMAGES, seed)
@@ -90,10 +101,13 @@ def main() -> int:
     parser.add_argument("--trials", type=int, default=20)
     parser.add_argument("--epochs", type=int, default=8)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--train-images", type=int, dest="train_images")
     args = parser.parse_args()
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-    before, after = measure(args.trials, args.epochs, args.seed)
-    print(f"\n{args.trials} random demo configurations, {args.epochs} epochs, seed {args.seed}")
+    before, after = measure(args.trials, args.epochs, args.seed, args.train_images)
+    used = args.train_images or "all"
+    print(f"\n{args.trials} random demo configurations, {args.epochs} epochs, seed {args.seed}, "
+          f"{used} training faces")  # fmt: skip
     print("epoch   Spearman with final        final top third kept")
     print("        before   after             before   after")
     for epoch in range(1, args.epochs):

@@ -26,7 +26,9 @@ METRICS = ("macro", "micro")
 
 @dataclass(frozen=True)
 class RunConfig:
-    trials: int = 20  # the study's total budget of finished (COMPLETE + PRUNED) trials
+    # the study's budget of finished (COMPLETE + PRUNED) trials; None: only epochs limit it
+    trials: int | None = 20
+    budget_epochs: int | None = None  # the study's budget of epochs over all trials
     workers: int = 1  # worker processes on this machine
     storage: str = DEFAULT_STORAGE
     study: str = DEFAULT_STUDY
@@ -50,8 +52,12 @@ class RunConfig:
     max_latency_ms: float | None = None  # batch-1 prediction on the worker's device
 
     def validate(self) -> RunConfig:
-        if self.trials < 1:
+        if self.trials is None and self.budget_epochs is None:
+            raise ConfigError("give --trials, --budget-epochs or both")
+        if self.trials is not None and self.trials < 1:
             raise ConfigError(f"--trials must be at least 1, got {self.trials}")
+        if self.budget_epochs is not None and self.budget_epochs < 1:
+            raise ConfigError(f"--budget-epochs must be at least 1, got {self.budget_epochs}")
         if self.workers < 1:
             raise ConfigError(f"--workers must be at least 1, got {self.workers}")
         if self.epochs < 1:
@@ -90,6 +96,19 @@ class RunConfig:
             with_grid = ", ".join(name for name, space in SPACES.items() if space.grid)
             raise ConfigError(f"--sampler grid needs a space with a grid: --space {with_grid}")
         return self
+
+    @property
+    def expected_trials(self) -> int:
+        """The trial budget, or with only an epoch budget how many full trials it pays for."""
+        if self.trials is not None:
+            return self.trials
+        return max(1, self.budget_epochs // self.epochs)
+
+    def budget_text(self) -> str:
+        parts = [] if self.trials is None else [f"{self.trials} finished trials"]
+        if self.budget_epochs is not None:
+            parts.append(f"{self.budget_epochs} epochs")
+        return " and ".join(parts)
 
 
 # The demo: synthetic faces at 32x32 and the notebook's space scaled down 8x, so 20 trials

@@ -52,7 +52,8 @@ class Objective:
         self.max_params = max_params
         self.max_latency_ms = max_latency_ms
 
-    def __call__(self, trial: optuna.Trial) -> float:
+    def __call__(self, trial: optuna.Trial, epochs: int | None = None) -> float:
+        """Train `trial`'s configuration for `epochs` (default: the objective's) at most."""
         started = time.perf_counter()
         params = retry_storage(lambda: self.space.sample(trial), "sample parameters")
         policy = MIXED_POLICY if gpu_available() else None  # as train() chooses
@@ -79,7 +80,7 @@ class Objective:
         result = train(
             params.model,
             self.data,
-            epochs=self.epochs,
+            epochs=self.epochs if epochs is None else min(epochs, self.epochs),
             batch_size=params.batch_size,
             seed=self.seed,
             on_epoch_end=on_epoch_end,

@@ -311,6 +311,9 @@ def _page(
     ]
     if report.best is not None:
         cards.append((f"{report.best.value:.4f}", f"best, trial #{report.best.number}"))
+    if "budget_epochs" in attrs:
+        spent = f"{attrs.get('epochs_spent', 0)} of {attrs['budget_epochs']}"
+        cards.append((spent, "epochs spent of the budget"))
     if report.card is not None:
         test, bounds = report.card.test, report.card.test_intervals
         macro = "" if bounds is None else f", 95% {interval_text(bounds.macro_auc)}"

@@ -54,7 +54,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     add = parser.add_argument
     # Every default is None so a preset can tell which values the user set.
-    add("--trials", type=int, help="study's total budget of finished trials (default 20)")
+    add("--trials", type=int, help="study's total budget of finished trials (default 20, "
+        "none when only --budget-epochs is given)")  # fmt: skip
+    add("--budget-epochs", type=int, dest="budget_epochs", help="study's total budget of "
+        "epochs over all trials and workers (default: none)")  # fmt: skip
     add("--workers", type=int, help="worker processes here (default: one per GPU, else 1)")
     add("--storage", help=STORAGE_HELP)
     add("--study", help="study name (default celeba; the demo preset uses demo)")
@@ -88,6 +91,8 @@ def config_from_args(args: argparse.Namespace) -> RunConfig:
     explicit = {name for name in names if getattr(args, name, None) is not None}
     config = apply_preset(RunConfig(), args.preset, explicit)
     config = replace(config, **{name: getattr(args, name) for name in explicit})
+    if "budget_epochs" in explicit and "trials" not in explicit:
+        config = replace(config, trials=None)  # a budget of compute alone
     if args.workers is None:
         config = replace(config, workers=default_workers())
     return replace(config, storage=resolve_storage_url(args.storage)).validate()
@@ -110,8 +115,9 @@ def _run(args: argparse.Namespace, in_process: bool) -> int:
     if args.worker_index is not None:
         return _run_one_worker(worker_config, args.worker_index, parent_pid=args.parent_pid)
     print(
-        f"study {config.study!r} on {mask_url(config.storage)}: budget {config.trials} "
-        f"trials, {config.workers} worker(s), space {config.space}, {config.epochs} epochs, "
+        f"study {config.study!r} on {mask_url(config.storage)}: budget "
+        f"{config.budget_text()}, {config.workers} worker(s), space {config.space}, "
+        f"{config.epochs} epochs, "
         f"{config.image_size}px, sampler {config.sampler}, pruner {config.pruner}",
         flush=True,
     )
@@ -191,6 +197,7 @@ def _budget_met(config: RunConfig) -> bool:
 def _child_arguments(config: RunConfig, index: int) -> list[str]:
     pairs = {
         "--trials": config.trials,
+        "--budget-epochs": config.budget_epochs,
         "--study": config.study,
         "--data": config.data,
         "--image-size": config.image_size,
@@ -208,7 +215,8 @@ def _child_arguments(config: RunConfig, index: int) -> list[str]:
         "--parent-pid": os.getpid(),  # a worker stops when this process is gone
     }
     flags = [] if config.warm_start else ["--no-warm-start"]
-    return [str(part) for pair in pairs.items() for part in pair] + flags
+    given = {flag: value for flag, value in pairs.items() if value is not None}
+    return [str(part) for pair in given.items() for part in pair] + flags
 
 
 def _replace_this_process() -> None:

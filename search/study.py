@@ -46,7 +46,7 @@ def make_sampler(
     constrained = config.max_params is not None or config.max_latency_ms is not None
     return optuna.samplers.TPESampler(
         seed=seed,
-        n_startup_trials=max(3, min(10, config.trials // 4)),
+        n_startup_trials=max(3, min(10, config.expected_trials // 4)),
         constant_liar=config.workers > 1,
         constraints_func=Constraints(config.max_params, config.max_latency_ms)
         if constrained

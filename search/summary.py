@@ -10,6 +10,7 @@ from optuna.trial import TrialState
 from data.cli import short
 from data.face_drawing import LABEL_ONLY_ATTRIBUTES
 from search.config import RunConfig
+from search.epoch_budget import BUDGET_ATTR, epochs_reported
 from search.records import TrialRecord
 from search.storage import DEFAULT_STORAGE, STORAGE_ENV, mask_url, open_storage
 
@@ -23,8 +24,11 @@ def print_summary(config: RunConfig) -> None:
     print(
         f"study {config.study!r}: {counts[TrialState.COMPLETE]} complete, "
         f"{counts[TrialState.PRUNED]} pruned, {counts[TrialState.FAIL]} failed "
-        f"(budget {config.trials} finished trials)"
+        f"(budget {config.budget_text()})"
     )
+    budget = study.user_attrs.get(BUDGET_ATTR)
+    if budget is not None:
+        print(f"epochs spent: {epochs_reported(trials)} of the budget of {budget}")
     complete = [t for t in trials if t.state == TrialState.COMPLETE]
     if not complete:
         print("no trial completed: nothing to refit")

@@ -7,6 +7,7 @@ import logging
 import math
 import os
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
 
@@ -24,6 +25,7 @@ from search.budget import (
     enqueue_warm_starts,
 )
 from search.config import RunConfig
+from search.epoch_budget import EpochBudget, epochs_reported
 from search.errors import ConfigError
 from search.heartbeat import Heartbeat
 from search.interrupts import Interrupts
@@ -118,7 +120,8 @@ class _TrialLoop:
             self.interrupts.check()
             if sum(self.counts.values()) >= config.trials_per_process:
                 spent = retry_storage(
-                    lambda: budget_spent(self.study, config.trials), "read progress"
+                    lambda: budget_spent(self.study, config.trials, _epoch_budget(config)),
+                    "read progress",
                 )
                 return self.summary(recycle=not spent)
             claim = retry_storage(lambda: _locked_claim(config, self.study), "claim a trial")
@@ -128,12 +131,12 @@ class _TrialLoop:
                 time.sleep(WAIT_POLL_S)
                 continue
             self.held = claim.trial
-            self._run_held()
+            self._run_held(claim.epochs)
 
-    def _run_held(self) -> None:
+    def _run_held(self, epochs: int | None) -> None:
         trial = self.held
         started = time.perf_counter()
-        state, value = _run_one(self.storage, trial, self.objective)
+        state, value = _run_one(self.storage, trial, partial(self.objective, epochs=epochs))
         told = _tell(self.study, trial, state, value)
         self.held = None
         if not told:
@@ -168,11 +171,19 @@ class _TrialLoop:
 
 def _locked_claim(config: RunConfig, study: optuna.Study) -> ClaimResult:
     with study_lock(config.storage, config.study):
-        return claim_trial(study, config.trials)
+        return claim_trial(study, config.trials, _epoch_budget(config))
+
+
+def _epoch_budget(config: RunConfig) -> EpochBudget | None:
+    if config.budget_epochs is None:
+        return None
+    return EpochBudget(total=config.budget_epochs, per_trial=config.epochs)
 
 
 def _run_one(
-    storage: optuna.storages.RDBStorage, trial: optuna.Trial, objective: Objective
+    storage: optuna.storages.RDBStorage,
+    trial: optuna.Trial,
+    objective: Callable[[optuna.Trial], float],
 ) -> tuple[TrialState, float | None]:
     """Train one trial; a failure inside it fails the trial, not the worker."""
     heartbeat = Heartbeat(storage, trial)
@@ -247,8 +258,11 @@ def _print_progress(
         shown = f"{frozen.intermediate_values[max(frozen.intermediate_values)]:.4f}"
     params = " ".join(f"{k}={short(v)}" for k, v in frozen.params.items())
     best_text = f"best {best.value:.4f} (#{best.number})" if best else "best -"
+    progress = f"{len(finished)}" if config.trials is None else f"{len(finished)}/{config.trials}"
+    if config.budget_epochs is not None:
+        progress += f", {epochs_reported(trials)}/{config.budget_epochs} epochs"
     print(
-        f"[{len(finished)}/{config.trials}] trial {trial.number} {state.name:<8} "
+        f"[{progress}] trial {trial.number} {state.name:<8} "
         f"{config.metric} AUC {shown} in {seconds:.0f}s | {params} | {best_text}",
         flush=True,
     )

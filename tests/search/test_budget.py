@@ -15,6 +15,7 @@ import pytest
 from optuna.trial import TrialState
 
 from search.budget import Claim, claim_trial, enqueue_warm_starts
+from search.epoch_budget import RESERVED_ATTR, EpochBudget, epochs_reported
 from search.lock import study_lock
 from search.storage import open_storage
 
@@ -97,3 +98,85 @@ def test_a_budget_smaller_than_the_warm_starts_enqueues_only_what_fits(tmp_path)
     study = _run_race(f"sqlite:///{tmp_path}/race.db", workers=1, budget=1)
     assert len(_finished(study)) == 1
     assert [t.state for t in study.trials] in ([TrialState.COMPLETE], [TrialState.PRUNED])
+
+
+def _race_epochs(url: str, study_name: str, total: int, per_trial: int, seed: int) -> None:
+    """A worker under an epoch budget: trials report epochs, some are pruned or fail early."""
+    rng = random.Random(seed)
+    budget = EpochBudget(total=total, per_trial=per_trial)
+    study = optuna.load_study(study_name=study_name, storage=open_storage(url))
+    while True:
+        with study_lock(url, study_name):
+            result = claim_trial(study, None, budget)
+        if result.claim is Claim.DONE:
+            return
+        if result.claim is Claim.WAIT:
+            time.sleep(0.02)
+            continue
+        trial = result.trial
+        assert 1 <= result.epochs <= per_trial
+        ending = rng.choice(("complete", "complete", "pruned", "fail"))
+        reported = result.epochs if ending == "complete" else rng.randint(0, result.epochs)
+        for epoch in range(1, reported + 1):
+            trial.report(rng.random(), epoch)
+            time.sleep(rng.uniform(0, 0.005))
+        if ending == "fail":
+            study.tell(trial, state=TrialState.FAIL)
+        elif ending == "pruned":
+            study.tell(trial, state=TrialState.PRUNED)
+        else:
+            study.tell(trial, rng.random())
+
+
+def _run_epoch_race(url: str, workers: int, total: int, per_trial: int) -> optuna.Study:
+    study = optuna.create_study(storage=open_storage(url), study_name="epochs")
+    context = multiprocessing.get_context("spawn")
+    processes = [
+        context.Process(target=_race_epochs, args=(url, "epochs", total, per_trial, i))
+        for i in range(workers)
+    ]
+    for process in processes:
+        process.start()
+    for process in processes:
+        process.join(timeout=120)
+        assert process.exitcode == 0
+    return study
+
+
+def _assert_epoch_budget_spent_exactly(study: optuna.Study, total: int, per_trial: int) -> None:
+    trials = study.get_trials()
+    assert epochs_reported(trials) == total  # never more, and nothing left unspent
+    assert not study.get_trials(states=(TrialState.RUNNING,))
+    for trial in trials:
+        assert len(trial.intermediate_values) <= trial.user_attrs[RESERVED_ATTR] <= per_trial
+    assert study.user_attrs["budget_epochs"] == total
+    assert study.user_attrs["epochs_spent"] == total
+
+
+def test_four_workers_on_sqlite_spend_exactly_the_epoch_budget(tmp_path):
+    study = _run_epoch_race(f"sqlite:///{tmp_path}/race.db", workers=4, total=61, per_trial=5)
+    _assert_epoch_budget_spent_exactly(study, total=61, per_trial=5)
+    # pruned and failed trials gave epochs back, which later trials spent
+    assert any(
+        len(t.intermediate_values) < t.user_attrs[RESERVED_ATTR]
+        for t in study.get_trials(states=(TrialState.PRUNED, TrialState.FAIL))
+    )
+
+
+@pytest.mark.postgres
+def test_six_workers_on_postgres_spend_exactly_the_epoch_budget(postgres_url):
+    study = _run_epoch_race(postgres_url, workers=6, total=97, per_trial=8)
+    _assert_epoch_budget_spent_exactly(study, total=97, per_trial=8)
+
+
+def test_a_trial_budget_and_an_epoch_budget_stop_at_whichever_comes_first(tmp_path):
+    url = f"sqlite:///{tmp_path}/both.db"
+    study = optuna.create_study(storage=open_storage(url), study_name="both")
+    budget = EpochBudget(total=100, per_trial=4)
+    started = 0
+    while (result := claim_trial(study, 3, budget)).claim is Claim.STARTED:
+        result.trial.report(0.5, 1)
+        study.tell(result.trial, 0.5)
+        started += 1
+    assert started == 3 and result.claim is Claim.DONE
+    assert epochs_reported(study.get_trials()) == 3

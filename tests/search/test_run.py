@@ -12,6 +12,7 @@ import pytest
 from optuna.trial import TrialState
 
 from search.objective import Objective
+from search.report import main as report_main
 from search.run import main
 from search.storage import open_storage
 
@@ -193,3 +194,20 @@ def test_a_worker_replaces_itself_after_its_share_of_trials(search_home):
     trials = _study(url, "recycled").get_trials(states=FINISHED)
     assert len(trials) == 3
     assert all(t.user_attrs["worker_rss_mb"] > 0 for t in trials)
+
+
+def test_two_workers_spend_exactly_the_epoch_budget_and_say_so(in_search_home, capsys):
+    url = f"sqlite:///{in_search_home}/epochs.db"
+    args = [*TINY_RUN, "--budget-epochs", "7", "--workers", "2", "--study", "epochs"]
+    assert main([*args, "--storage", url]) == 0
+    study = _study(url, "epochs")
+    trials = study.get_trials()
+    assert sum(len(t.intermediate_values) for t in trials) == 7  # --epochs 2: 2+2+2+1 at most
+    assert all(len(t.intermediate_values) <= t.user_attrs["epochs_reserved"] for t in trials)
+    assert study.user_attrs["budget_epochs"] == 7 and study.user_attrs["epochs_spent"] == 7
+    out = capsys.readouterr().out
+    assert "budget 7 epochs" in out and "epochs spent: 7 of the budget of 7" in out
+
+    assert report_main(["--storage", url, "--study", "epochs"]) == 0
+    page = (in_search_home / "studies" / "epochs" / "report" / "index.html").read_text()
+    assert "7 of 7" in page and "epochs spent of the budget" in page
