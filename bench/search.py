@@ -1,13 +1,17 @@
 """Benchmark the search (not a test): python -m bench.search [--trials 20] [--epochs 8]
-[--seeds 0,1,2].
+[--seeds 0,1,2] [--latency-seed 0].
 
-On the demo's synthetic faces (32x32, the demo space) and the same seed, it runs
+On the demo's synthetic faces (32x32, the demo space), for each seed and the same budget of
+epochs (trials x epochs), it runs
 (a) the notebook's way: random configurations, every one trained for all epochs, no pruning;
-(b) our default: TPE sampler (with the notebook's two configurations enqueued) and Hyperband.
-It prints the epochs each spent until a trial came within 0.005 of the best value (a) found,
-and the ratio b/a (target: at most 35%). It also prints the share of trial time spent outside
-train() and test scoring (storage, sampling, bookkeeping; target under 2%), and the model
-build time, which happens inside train().
+(b) our default: TPE (the notebook's two configurations enqueued) and Hyperband, bounded by
+    --budget-epochs alone.
+It prints, per seed and on average, the best val macro AUC after 25%, 50% and 100% of the
+budget (epochs counted in completion order) and the share of the budget (b) needed to come
+within 0.005 of (a)'s final best (targets, on average: <= 40%, and (b)'s final best >= (a)'s).
+For `--latency-seed` it also runs (c): (b) with --max-latency-ms at half of the latency of
+(a)'s best model, and prints its best val AUC and latency. And the share of trial time
+spent outside train() and test scoring (target under 2%).
 """
 
 from __future__ import annotations
@@ -29,11 +33,9 @@ from search.storage import open_storage  # noqa: E402
 TOLERANCE = 0.005
 
 
-def run(storage: str, study: str, trials: int, epochs: int, extra: list[str]) -> optuna.Study:
-    args = ["--preset", "demo", "--study", study, "--storage", storage]
-    args += ["--trials", str(trials), "--epochs", str(epochs), *extra]
+def run(storage: str, study: str, args: list[str]) -> optuna.Study:
     started = time.perf_counter()
-    if run_search(args) != 0:
+    if run_search(["--preset", "demo", "--study", study, "--storage", storage, *args]) != 0:
         raise SystemExit(f"search {study} failed")
     print(f"  {study}: {time.perf_counter() - started:.0f} s wall", flush=True)
     return optuna.load_study(study_name=study, storage=open_storage(storage))
@@ -44,14 +46,26 @@ def finished_in_order(study: optuna.Study) -> list[optuna.trial.FrozenTrial]:
     return sorted(trials, key=lambda t: t.datetime_complete)
 
 
-def epochs_to_reach(study: optuna.Study, target: float) -> tuple[int | None, int]:
-    """Epochs spent (in completion order) until a COMPLETE trial reached `target`; and total."""
-    spent, reached = 0, None
+def epochs_to_reach(study: optuna.Study, target: float) -> int | None:
+    """Epochs spent (in completion order) until a COMPLETE trial reached `target`."""
+    spent = 0
     for trial in finished_in_order(study):
         spent += len(trial.intermediate_values)
-        if reached is None and trial.state == TrialState.COMPLETE and trial.value >= target:
-            reached = spent
-    return reached, spent
+        if trial.state == TrialState.COMPLETE and trial.value >= target:
+            return spent
+    return None
+
+
+def best_within(study: optuna.Study, epochs: int) -> float | None:
+    """The best value of COMPLETE trials finished while at most `epochs` had been spent."""
+    spent, best = 0, None
+    for trial in finished_in_order(study):
+        spent += len(trial.intermediate_values)
+        if spent > epochs:
+            break
+        if trial.state == TrialState.COMPLETE and (best is None or trial.value > best):
+            best = trial.value
+    return best
 
 
 def outside_training_share(study: optuna.Study) -> tuple[float, float]:
@@ -81,52 +95,83 @@ def model_build_seconds() -> float:
     return time.perf_counter() - started
 
 
-def compare(storage: str, seed: int, trials: int, epochs: int) -> tuple[int, int]:
-    """Run (a) and (b) with one seed and print the figures. Returns the epochs each spent to
-    reach (a)'s best; where (b) never did, all its epochs (never flattering to (b))."""
-    common = ["--seed", str(seed)]
+SHARES = (0.25, 0.5, 1.0)
+
+
+def compare(storage: str, seed: int, trials: int, epochs: int, latency: bool) -> dict:
+    """Run (a) and (b) (and (c) with `latency`) for one seed; print and return the figures."""
+    budget = trials * epochs
+    common = ["--seed", str(seed), "--epochs", str(epochs)]
     print(f"seed {seed}: (a) random, no pruning, {trials} trials x {epochs} epochs")
     baseline = ["--sampler", "random", "--pruner", "none", "--no-warm-start"]
-    notebook = run(storage, f"a-random-{seed}", trials, epochs, [*common, *baseline])
-    print(f"seed {seed}: (b) TPE + Hyperband, {trials} trials, up to {epochs} epochs")
-    ours = run(storage, f"b-default-{seed}", trials, epochs, common)
+    notebook = run(storage, f"a-random-{seed}", [*common, "--trials", str(trials), *baseline])
+    print(f"seed {seed}: (b) TPE + Hyperband, --budget-epochs {budget}")
+    ours = run(storage, f"b-default-{seed}", [*common, "--budget-epochs", str(budget)])
     target = notebook.best_value - TOLERANCE
-    reached_a, total_a = epochs_to_reach(notebook, target)
-    reached_b, total_b = epochs_to_reach(ours, target)
-    print(f"\nseed {seed}: best validation macro AUC (a) {notebook.best_value:.4f}, "
-          f"(b) {ours.best_value:.4f}")  # fmt: skip
-    print(f"  epochs to come within {TOLERANCE} of (a)'s best ({target:.4f}):")
-    print(f"  (a) {reached_a} of {total_a} epochs spent")
-    if reached_b is None:
-        print(f"  (b) not reached in {total_b} epochs")
-    else:
-        print(f"  (b) {reached_b} of {total_b} epochs spent: {reached_b / reached_a:.0%} of (a)'s")
-    print(f"  all epochs: (b)/(a) = {total_b}/{total_a} = {total_b / total_a:.0%}")
+    reached = epochs_to_reach(ours, target)
+    figures = {
+        "a": [best_within(notebook, round(share * budget)) for share in SHARES],
+        "b": [best_within(ours, round(share * budget)) for share in SHARES],
+        "share": None if reached is None else reached / budget,
+    }
+    print(f"\nseed {seed}: best val macro AUC at 25% / 50% / 100% of {budget} epochs")
+    for name in ("a", "b"):
+        print(f"  ({name}) " + " / ".join(_fig(v) for v in figures[name]))
+    shown = "never" if reached is None else f"{reached} epochs, {figures['share']:.0%}"
+    print(f"  (b) came within {TOLERANCE} of (a)'s final best ({target:.4f}) after {shown}")
     for name, study in (("(a)", notebook), ("(b)", ours)):
         outside, share = outside_training_share(study)
         print(f"  {name} time outside train() and test scoring: {outside:.1f} s, "
               f"{share:.2%} of trial time (target < 2%)")  # fmt: skip
-    return reached_a, total_b if reached_b is None else reached_b
+    if latency:
+        best_latency = TrialRecord.of(notebook.best_trial).latency_ms
+        limit = best_latency / 2
+        print(f"seed {seed}: (c) (b) with --max-latency-ms {limit:.3f} (half of (a)'s best)")
+        limited = run(storage, f"c-latency-{seed}", [*common, "--budget-epochs", str(budget),
+                      "--max-latency-ms", f"{limit:.4f}"])  # fmt: skip
+        best = limited.best_trial
+        print(f"  (c) best val macro AUC {best.value:.4f} at "
+              f"{TrialRecord.of(best).latency_ms:.3f} ms (limit {limit:.3f} ms; (a)'s best "
+              f"{notebook.best_value:.4f} at {best_latency:.3f} ms)")  # fmt: skip
+    return figures
+
+
+def _fig(value: float | None) -> str:
+    return "-     " if value is None else f"{value:.4f}"
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--trials", type=int, default=20)
     parser.add_argument("--epochs", type=int, default=8)
-    parser.add_argument("--seeds", default="0", help="comma-separated, e.g. 0,1,2")
+    parser.add_argument("--seeds", default="0,1,2", help="comma-separated, e.g. 0,1,2")
+    parser.add_argument("--latency-seed", type=int, default=0, dest="latency_seed",
+                        help="the seed that also runs (c); -1: none")  # fmt: skip
     args = parser.parse_args()
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     seeds = [int(seed) for seed in args.seeds.split(",")]
     with tempfile.TemporaryDirectory() as tmp:
         storage = f"sqlite:///{tmp}/bench.db"
-        results = [compare(storage, seed, args.trials, args.epochs) for seed in seeds]
+        results = [
+            compare(storage, seed, args.trials, args.epochs, seed == args.latency_seed)
+            for seed in seeds
+        ]
     print(f"\nmodel build (inside train()): {model_build_seconds():.2f} s per trial")
-    if len(seeds) > 1:
-        spent_a = sum(a for a, _ in results)
-        spent_b = sum(b for _, b in results)
-        print(f"over seeds {args.seeds}: (b) spent {spent_b} epochs to (a)'s {spent_a} "
-              f"to reach (a)'s best: {spent_b / spent_a:.0%} (target <= 35%)")  # fmt: skip
+    print(f"\nover seeds {args.seeds}: mean best val macro AUC at 25% / 50% / 100%")
+    for name in ("a", "b"):
+        means = [_mean([r[name][i] for r in results]) for i in range(len(SHARES))]
+        print(f"  ({name}) " + " / ".join(_fig(v) for v in means))
+    shares = [r["share"] for r in results]
+    if None in shares:
+        print(f"  (b) did not reach (a)'s best on {shares.count(None)} seed(s)")
+    else:
+        print(f"  (b) share of the budget to reach (a)'s best: {sum(shares) / len(shares):.0%} "
+              "(target <= 40%)")  # fmt: skip
     return 0
+
+
+def _mean(values: list[float | None]) -> float | None:
+    return None if None in values else sum(values) / len(values)
 
 
 if __name__ == "__main__":
