@@ -19,7 +19,8 @@ setup: $(INSTALLED)
 DEMO_FACES := $(addprefix data/synthetic/n5000-seed0/img_align_celeba/,004998.jpg 004999.jpg 005000.jpg)
 
 demo: setup
-	$(PY) -m search.run --preset demo --trials 20
+	# bounded by compute, not by how many trials Hyperband happens to stop early
+	$(PY) -m search.run --preset demo --budget-epochs 80
 	$(PY) -m search.refit --study demo --max-epochs 15
 	$(PY) -m serve.predict --model studies/demo/best --no-detect $(DEMO_FACES)
 	$(PY) -m search.report --study demo
