@@ -118,7 +118,7 @@ def compare(storage: str, seed: int, trials: int, epochs: int, latency: bool) ->
     for name in ("a", "b"):
         print(f"  ({name}) " + " / ".join(_fig(v) for v in figures[name]))
     shown = "never" if reached is None else f"{reached} epochs, {figures['share']:.0%}"
-    print(f"  (b) came within {TOLERANCE} of (a)'s final best ({target:.4f}) after {shown}")
+    print(f"  (b) came within {TOLERANCE} of (a)'s final best (>= {target:.4f}) after {shown}")
     for name, study in (("(a)", notebook), ("(b)", ours)):
         outside, share = outside_training_share(study)
         print(f"  {name} time outside train() and test scoring: {outside:.1f} s, "
