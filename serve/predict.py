@@ -88,7 +88,8 @@ def predict_images(
         done.append(path)
     if not inputs:
         return [], failed
-    probs = predict_proba(model, np.stack(inputs)).astype(np.float64)
+    # unpadded: a few photos padded to 256 rows would cost more than a second trace
+    probs = predict_proba(model, np.stack(inputs), pad=False).astype(np.float64)
     predictions = [
         Prediction(
             path=path,

@@ -51,7 +51,8 @@ class ModelService:
         )
 
     def _predict_batch(self, images: np.ndarray) -> np.ndarray:
-        return predict_proba(self.model, images)
+        # unpadded as before: padding a request's few images to 256 rows would cost latency
+        return predict_proba(self.model, images, pad=False)
 
     def warm_up(self) -> None:
         """Load the face detector and trace the model (one image, a batch) before the first
