@@ -159,19 +159,7 @@ def _build(
     )
     log.info("decoding %d images from %s at %dx%d", len(paths), celeba.image_dir, size, size)
     bad = _decode_all(images_path, paths, size, workers, progress)
-    bad_files = []
-    for row, error in bad:
-        index = order[row]
-        partition = PARTITIONS[celeba.partitions[index]]
-        bad_files.append({"id": str(celeba.ids[index]), "partition": partition, "error": error})
-    for entry in bad_files:
-        log.warning("skipping %s: %s", celeba.image_dir / entry["id"], entry["error"])
-    if bad_files and strict:
-        first = bad_files[0]
-        raise DataError(
-            f"{celeba.image_dir / first['id']}: unreadable image ({first['error']}); "
-            f"{len(bad_files)} bad file(s) in total"
-        )
+    bad_files = _bad_files(celeba, order, bad, strict)
     keep = np.ones(len(order), dtype=bool)
     keep[[row for row, _ in bad]] = False
     if bad:
@@ -202,6 +190,26 @@ def _build(
         "created": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
     }
     (tmp / MANIFEST).write_text(json.dumps(manifest, indent=1) + "\n", encoding="utf-8")
+
+
+def _bad_files(
+    celeba: CelebaSource, order: np.ndarray, bad: list[tuple[int, str]], strict: bool
+) -> list[dict[str, str]]:
+    """The unreadable images for the manifest, each logged; with `strict`, the first one fails."""
+    bad_files = []
+    for row, error in bad:
+        index = order[row]
+        partition = PARTITIONS[celeba.partitions[index]]
+        bad_files.append({"id": str(celeba.ids[index]), "partition": partition, "error": error})
+    for entry in bad_files:
+        log.warning("skipping %s: %s", celeba.image_dir / entry["id"], entry["error"])
+    if bad_files and strict:
+        first = bad_files[0]
+        raise DataError(
+            f"{celeba.image_dir / first['id']}: unreadable image ({first['error']}); "
+            f"{len(bad_files)} bad file(s) in total"
+        )
+    return bad_files
 
 
 def _compact(images_path: Path, keep: np.ndarray) -> None:

@@ -126,19 +126,7 @@ def train(
         raise ValueError(f"epochs must be positive, got {epochs}")
     if patience is not None and patience < 1:
         raise ValueError(f"patience must be positive or None, got {patience}")
-    if model is None:
-        # frees the graphs and layer names of earlier calls in this process (search trials)
-        keras.backend.clear_session(free_memory=True)
-    keras.utils.set_random_seed(seed)
-    if model is None:
-        use_mixed = gpu_available() if mixed_precision is None else mixed_precision
-        policy = MIXED_POLICY if use_mixed else None
-        model = build_model(params, data.image_size, len(data.attr_names), dtype_policy=policy)
-
-    if not model.optimizer.built:
-        # else TensorFlow builds it inside the first traced step, and its new variables make
-        # tf.function trace that step a second time
-        model.optimizer.build(model.trainable_variables)
+    model = _ready_model(params, data, seed, mixed_precision, model)
     batches = TrainBatches(
         data.train.images, data.train.labels, batch_size, seed, full_batches=trace_once
     )
@@ -177,6 +165,29 @@ def train(
         best_epoch=scorer.best_epoch,
         n_params=model.count_params(),
     )
+
+
+def _ready_model(
+    params: ModelParams,
+    data: CelebaData,
+    seed: int,
+    mixed_precision: bool | None,
+    model: keras.Model | None,
+) -> keras.Model:
+    """The given model, or a new one in a cleared session; its optimizer built, seeds set."""
+    if model is None:
+        # frees the graphs and layer names of earlier calls in this process (search trials)
+        keras.backend.clear_session(free_memory=True)
+    keras.utils.set_random_seed(seed)
+    if model is None:
+        use_mixed = gpu_available() if mixed_precision is None else mixed_precision
+        policy = MIXED_POLICY if use_mixed else None
+        model = build_model(params, data.image_size, len(data.attr_names), dtype_policy=policy)
+    if not model.optimizer.built:
+        # else TensorFlow builds it inside the first traced step, and its new variables make
+        # tf.function trace that step a second time
+        model.optimizer.build(model.trainable_variables)
+    return model
 
 
 class _NonFiniteGuard(keras.callbacks.Callback):

@@ -44,11 +44,14 @@ from model.intervals import split_intervals  # noqa: E402
 from model.latency import measure_footprint  # noqa: E402
 from model.scoring import base_rate_scores, split_scores  # noqa: E402
 from model.thresholds import choose_thresholds  # noqa: E402
-from model.training import MIXED_POLICY  # noqa: E402
+from model.training import (
+    MIXED_POLICY,  # noqa: E402
+    TrainResult,  # noqa: E402
+)
 from model.trust import trust_levels  # noqa: E402
 from search.constraints import Constraints  # noqa: E402
 from search.records import ExportRecord, StudySettings, TrialRecord  # noqa: E402
-from search.space import get_space  # noqa: E402
+from search.space import TrialParams, get_space  # noqa: E402
 from search.storage import (  # noqa: E402
     ARTIFACT_DIR,
     STORAGE_HELP,
@@ -167,7 +170,32 @@ def refit(
         patience=patience,
         verbose=verbose,
     )
-    card = ModelCard(
+    measured = {
+        "training_seconds": round(time.perf_counter() - started, 2),
+        "latency_ms": round(footprint.latency_ms, 3),
+    }
+    card = _card(study, trial, settings, config, data, result, max_epochs, patience, measured)
+    card = export_model(result.model, card, export_dir, savedmodel=savedmodel)
+    _record_export(study, export_dir, card, Path(artifact_dir))
+    return RefitResult(export_dir=export_dir, card=card, model=result.model)
+
+
+def _card(
+    study: optuna.Study,
+    trial: optuna.trial.FrozenTrial,
+    settings: StudySettings,
+    config: TrialParams,
+    data: CelebaData,
+    result: TrainResult,
+    max_epochs: int,
+    patience: int,
+    measured: dict[str, float],
+) -> ModelCard:
+    """The refit model's card: where it came from, how it was trained, its test scores.
+
+    `measured`: the training time and batch-1 latency that the caller measured.
+    """
+    return ModelCard(
         study=study.study_name,
         trial=trial.number,
         objective=Objective(
@@ -185,9 +213,8 @@ def refit(
         best_epoch=result.best_epoch,
         max_epochs=max_epochs,
         patience=patience,
-        training_seconds=round(time.perf_counter() - started, 2),
         n_params=result.n_params,
-        latency_ms=round(footprint.latency_ms, 3),
+        **measured,
         data=DataRecord(
             source=settings.data,
             fingerprint=data.fingerprint,
@@ -198,9 +225,6 @@ def refit(
         versions=package_versions(),
         git_commit=git_commit(),
     )
-    card = export_model(result.model, card, export_dir, savedmodel=savedmodel)
-    _record_export(study, export_dir, card, Path(artifact_dir))
-    return RefitResult(export_dir=export_dir, card=card, model=result.model)
 
 
 def _settings(study: optuna.Study) -> StudySettings:

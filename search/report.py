@@ -303,24 +303,7 @@ def _page(
     with_csv: bool,
 ) -> str:
     attrs = study.user_attrs
-    counts = report.counts
-    cards = [
-        (counts["complete"], "complete trials"),
-        (counts["pruned"], "pruned"),
-        (counts["fail"], "failed"),
-    ]
-    if report.best is not None:
-        cards.append((f"{report.best.value:.4f}", f"best, trial #{report.best.number}"))
-    if "budget_epochs" in attrs:
-        spent = f"{attrs.get('epochs_spent', 0)} of {attrs['budget_epochs']}"
-        cards.append((spent, "epochs spent of the budget"))
-    if report.card is not None:
-        test, bounds = report.card.test, report.card.test_intervals
-        macro = "" if bounds is None else f", 95% {interval_text(bounds.macro_auc)}"
-        cards.append((_fig(test.macro_auc), f"exported model: test macro AUC{macro}"))
-        notebook = report.card.notebook_test_micro_auc
-        micro = "" if bounds is None else f"95% {interval_text(bounds.micro_auc)}, "
-        cards.append((_fig(test.micro_auc), f"test micro AUC ({micro}notebook {notebook})"))
+    cards = _summary_cards(attrs, report)
     names = sorted({k for t in top for k in t.params})
     settings_line = (
         f"data {attrs.get('data', '?')}, {attrs.get('image_size', '?')} px, space "
@@ -353,6 +336,29 @@ def _page(
         decisions=None if report.card is None else decisions_view(report.card),
         csv=CSV_NAME if with_csv else None,
     )
+
+
+def _summary_cards(attrs: dict, report: Report) -> list[tuple[str, str]]:
+    """(figure, caption) pairs for the page's head: trials, best, budget, exported model."""
+    counts = report.counts
+    cards = [
+        (counts["complete"], "complete trials"),
+        (counts["pruned"], "pruned"),
+        (counts["fail"], "failed"),
+    ]
+    if report.best is not None:
+        cards.append((f"{report.best.value:.4f}", f"best, trial #{report.best.number}"))
+    if "budget_epochs" in attrs:
+        spent = f"{attrs.get('epochs_spent', 0)} of {attrs['budget_epochs']}"
+        cards.append((spent, "epochs spent of the budget"))
+    if report.card is not None:
+        test, bounds = report.card.test, report.card.test_intervals
+        macro = "" if bounds is None else f", 95% {interval_text(bounds.macro_auc)}"
+        cards.append((_fig(test.macro_auc), f"exported model: test macro AUC{macro}"))
+        notebook = report.card.notebook_test_micro_auc
+        micro = "" if bounds is None else f"95% {interval_text(bounds.micro_auc)}, "
+        cards.append((_fig(test.micro_auc), f"test micro AUC ({micro}notebook {notebook})"))
+    return cards
 
 
 def _trial_row(trial: FrozenTrial, names: list[str]) -> list[str]:
