@@ -22,6 +22,10 @@ DEFAULT_STUDY = "celeba"
 SAMPLERS = ("tpe", "random", "grid")
 PRUNERS = ("hyperband", "median", "none")
 METRICS = ("macro", "micro")
+# Infeasible trials cost a latency measurement (about a second), not epochs: allow five per
+# fully trained trial the epoch budget pays for, and at least 20.
+UNTRAINED_PER_TRIAL = 5
+UNTRAINED_MIN = 20
 
 
 @dataclass(frozen=True)
@@ -103,6 +107,14 @@ class RunConfig:
         if self.trials is not None:
             return self.trials
         return max(1, self.budget_epochs // self.epochs)
+
+    @property
+    def untrained_limit(self) -> int | None:
+        """Under a budget of epochs, how many infeasible trials end the search: they spend
+        no epoch, so where (almost) nothing is feasible sampling would otherwise never end."""
+        if self.max_params is None and self.max_latency_ms is None:
+            return None
+        return max(UNTRAINED_MIN, UNTRAINED_PER_TRIAL * self.expected_trials)
 
     def budget_text(self) -> str:
         parts = [] if self.trials is None else [f"{self.trials} finished trials"]

@@ -6,6 +6,10 @@ it runs its whole reservation counts, and once it has finished (complete, pruned
 only the epochs it reported do, so a pruned or failed trial gives the rest back. Reserving
 happens under the study lock with the trial's creation (search/budget.py), so the epochs
 reported over the whole study never exceed the budget.
+
+A configuration that breaks --max-params or --max-latency-ms is never trained and spends no
+epoch, so a budget of epochs alone would never end where (almost) nothing is feasible: the
+budget also ends once `max_untrained` such trials have been recorded.
 """
 
 from __future__ import annotations
@@ -16,9 +20,17 @@ from dataclasses import dataclass
 import optuna
 from optuna.trial import FrozenTrial, TrialState
 
+from search.records import TrialRecord
 from search.storage import retry_storage
 
-__all__ = ["BUDGET_ATTR", "RESERVED_ATTR", "SPENT_ATTR", "EpochBudget", "epochs_reported"]
+__all__ = [
+    "BUDGET_ATTR",
+    "RESERVED_ATTR",
+    "SPENT_ATTR",
+    "EpochBudget",
+    "epochs_reported",
+    "untrained_trials",
+]
 
 RESERVED_ATTR = "epochs_reserved"  # on a trial: the most epochs it may train
 BUDGET_ATTR = "budget_epochs"  # on the study, for the dashboard and the report
@@ -29,6 +41,7 @@ SPENT_ATTR = "epochs_spent"
 class EpochBudget:
     total: int  # epochs the whole study may spend
     per_trial: int  # epochs one trial trains at most (--epochs)
+    max_untrained: int | None = None  # infeasible (untrained) trials after which it ends
 
     def committed(self, trials: Sequence[FrozenTrial]) -> int:
         """Epochs reported by finished trials plus those reserved by running ones."""
@@ -44,8 +57,13 @@ class EpochBudget:
         return spent
 
     def reservation(self, trials: Sequence[FrozenTrial]) -> int:
-        """Epochs the next trial may reserve now (0: none left)."""
+        """Epochs the next trial may reserve now (0: none left, or too many untrained trials)."""
+        if self.untrained_limit_reached(trials):
+            return 0
         return max(0, min(self.per_trial, self.total - self.committed(trials)))
+
+    def untrained_limit_reached(self, trials: Sequence[FrozenTrial]) -> bool:
+        return self.max_untrained is not None and untrained_trials(trials) >= self.max_untrained
 
     def reserve(self, trial: optuna.Trial, epochs: int) -> None:
         retry_storage(lambda: trial.set_user_attr(RESERVED_ATTR, epochs), "reserve epochs")
@@ -62,3 +80,11 @@ class EpochBudget:
 def epochs_reported(trials: Sequence[FrozenTrial]) -> int:
     """Epochs that trials have reported so far, over the whole study."""
     return sum(len(trial.intermediate_values) for trial in trials)
+
+
+def untrained_trials(trials: Sequence[FrozenTrial]) -> int:
+    """Finished trials that broke a constraint and were never trained."""
+    return sum(
+        trial.state.is_finished() and TrialRecord.of(trial).infeasible is not None
+        for trial in trials
+    )

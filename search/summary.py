@@ -10,7 +10,7 @@ from optuna.trial import TrialState
 from data.cli import short
 from data.face_drawing import LABEL_ONLY_ATTRIBUTES
 from search.config import RunConfig
-from search.epoch_budget import BUDGET_ATTR, epochs_reported
+from search.epoch_budget import BUDGET_ATTR, epochs_reported, untrained_trials
 from search.records import TrialRecord
 from search.storage import DEFAULT_STORAGE, STORAGE_ENV, mask_url, open_storage
 
@@ -29,6 +29,16 @@ def print_summary(config: RunConfig) -> None:
     budget = study.user_attrs.get(BUDGET_ATTR)
     if budget is not None:
         print(f"epochs spent: {epochs_reported(trials)} of the budget of {budget}")
+    untrained = untrained_trials(trials)
+    if untrained:
+        print(f"{untrained} configuration(s) broke --max-params/--max-latency-ms: not trained")
+    limit = config.untrained_limit
+    if config.budget_epochs is not None and limit is not None and untrained >= limit:
+        print(
+            f"stopped after {limit} untrained configurations, the most this budget allows: "
+            "the limits leave few or no configurations of this space; loosen them to spend "
+            "the rest of the epochs"
+        )
     complete = [t for t in trials if t.state == TrialState.COMPLETE]
     if not complete:
         print("no trial completed: nothing to refit")

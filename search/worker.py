@@ -177,7 +177,9 @@ def _locked_claim(config: RunConfig, study: optuna.Study) -> ClaimResult:
 def _epoch_budget(config: RunConfig) -> EpochBudget | None:
     if config.budget_epochs is None:
         return None
-    return EpochBudget(total=config.budget_epochs, per_trial=config.epochs)
+    return EpochBudget(
+        total=config.budget_epochs, per_trial=config.epochs, max_untrained=config.untrained_limit
+    )
 
 
 def _run_one(

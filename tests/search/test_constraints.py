@@ -38,6 +38,21 @@ def test_infeasible_configurations_are_recorded_and_never_trained(in_search_home
         assert trial.system_attrs["constraints"] == [attrs["n_params"] - 1000]
 
 
+def test_an_epoch_budget_ends_when_nothing_is_feasible(in_search_home, capsys):
+    # Untrained trials spend no epoch: without a cap on them this search would never end.
+    url = f"sqlite:///{in_search_home}/nothing-fits.db"
+    args = [*TINY_RUN, "--budget-epochs", "4", "--max-params", "1000", "--storage", url]
+
+    assert main(args) == 0
+
+    trials = _trials(url)
+    assert len(trials) == 20  # the floor of the cap: 5 x (4 epochs / 2 per trial) = 10 < 20
+    assert all("infeasible" in t.user_attrs and not t.intermediate_values for t in trials)
+    out = capsys.readouterr().out
+    assert "epochs spent: 0 of the budget of 4" in out
+    assert "stopped after 20 untrained configurations" in out
+
+
 def test_feasible_configurations_train_and_record_their_footprint(in_search_home):
     url = f"sqlite:///{in_search_home}/loose.db"
 
