@@ -34,6 +34,7 @@ class RunConfig:
     trials: int | None = 20
     budget_epochs: int | None = None  # the study's budget of epochs over all trials
     workers: int = 1  # worker processes on this machine
+    workers_per_gpu: int = 1  # the default --workers on a GPU machine: this many per GPU
     storage: str = DEFAULT_STORAGE
     study: str = DEFAULT_STUDY
     data: str = "data/celeba"  # a CelebA folder, or "synthetic"
@@ -64,6 +65,8 @@ class RunConfig:
             raise ConfigError(f"--budget-epochs must be at least 1, got {self.budget_epochs}")
         if self.workers < 1:
             raise ConfigError(f"--workers must be at least 1, got {self.workers}")
+        if self.workers_per_gpu < 1:
+            raise ConfigError(f"--workers-per-gpu must be at least 1, got {self.workers_per_gpu}")
         if self.epochs < 1:
             raise ConfigError(f"--epochs must be at least 1, got {self.epochs}")
         if self.max_params is not None and self.max_params < 1:

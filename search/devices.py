@@ -1,4 +1,11 @@
-"""How many workers a machine should run: one per visible GPU, else one (it uses every core)."""
+"""How many workers a machine runs and what each may use: its GPU, or its share of the cores.
+
+With GPUs: `workers_per_gpu` workers per visible GPU, each pinned with CUDA_VISIBLE_DEVICES;
+workers that share a GPU allocate its memory as they need it instead of taking most of it
+up front (TensorFlow's and JAX's defaults). Without: CPU_WORKERS workers, the cores split
+evenly between them (TensorFlow's thread pools and OpenMP; XLA's single-thread switch when
+a worker has one core).
+"""
 
 from __future__ import annotations
 
@@ -6,7 +13,14 @@ import os
 import shutil
 import subprocess
 
-__all__ = ["default_workers", "visible_gpus", "worker_environment"]
+__all__ = ["CPU_WORKERS", "cpu_cores", "default_workers", "visible_gpus", "worker_environment"]
+
+# One worker using every core; `python -m bench.workers` measured it against one worker per
+# core on the demo search (README, "Two cores, two workers?").
+CPU_WORKERS = 1
+
+
+_THREAD_VARIABLES = ("TF_NUM_INTRAOP_THREADS", "TF_NUM_INTEROP_THREADS", "OMP_NUM_THREADS")
 
 
 def visible_gpus() -> list[str]:
@@ -25,11 +39,28 @@ def visible_gpus() -> list[str]:
     return [str(i) for i, line in enumerate(out.splitlines()) if line.startswith("GPU ")]
 
 
-def default_workers() -> int:
-    return max(1, len(visible_gpus()))
+def cpu_cores() -> int:
+    """Cores this process may run on (a container's or taskset's limit, not the host's)."""
+    return len(os.sched_getaffinity(0))
 
 
-def worker_environment(index: int) -> dict[str, str]:
-    """Environment for worker `index`: pinned to one GPU when there are GPUs."""
+def default_workers(workers_per_gpu: int = 1) -> int:
     gpus = visible_gpus()
-    return {"CUDA_VISIBLE_DEVICES": gpus[index % len(gpus)]} if gpus else {}
+    return len(gpus) * workers_per_gpu if gpus else CPU_WORKERS
+
+
+def worker_environment(index: int, workers: int) -> dict[str, str]:
+    """Environment for worker `index` of `workers` on this machine (thread counts the user
+    set in the environment are kept)."""
+    gpus = visible_gpus()
+    if gpus:
+        env = {"CUDA_VISIBLE_DEVICES": gpus[index % len(gpus)]}
+        if workers > len(gpus):  # a shared GPU: each takes memory as it needs it
+            env |= {"TF_FORCE_GPU_ALLOW_GROWTH": "true", "XLA_PYTHON_CLIENT_PREALLOCATE": "false"}
+        return env
+    threads = max(1, cpu_cores() // workers)
+    env = {name: str(threads) for name in _THREAD_VARIABLES if name not in os.environ}
+    if threads == 1:  # XLA on CPU (the JAX backend) has no thread count, only this switch
+        flags = os.environ.get("XLA_FLAGS", "")
+        env["XLA_FLAGS"] = f"{flags} --xla_cpu_multi_thread_eigen=false".strip()
+    return env

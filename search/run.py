@@ -58,7 +58,10 @@ def build_parser() -> argparse.ArgumentParser:
         "none when only --budget-epochs is given)")  # fmt: skip
     add("--budget-epochs", type=int, dest="budget_epochs", help="study's total budget of "
         "epochs over all trials and workers (default: none)")  # fmt: skip
-    add("--workers", type=int, help="worker processes here (default: one per GPU, else 1)")
+    add("--workers", type=int, help="worker processes here (default: --workers-per-gpu per "
+        "GPU; on a CPU machine 1, using every core)")  # fmt: skip
+    add("--workers-per-gpu", type=int, dest="workers_per_gpu", help="workers sharing each "
+        "GPU when --workers is not given (1)")  # fmt: skip
     add("--storage", help=STORAGE_HELP)
     add("--study", help="study name (default celeba; the demo preset uses demo)")
     add("--data", help="CelebA folder or 'synthetic' (default data/celeba)")
@@ -94,7 +97,7 @@ def config_from_args(args: argparse.Namespace) -> RunConfig:
     if "budget_epochs" in explicit and "trials" not in explicit:
         config = replace(config, trials=None)  # a budget of compute alone
     if args.workers is None:
-        config = replace(config, workers=default_workers())
+        config = replace(config, workers=default_workers(config.workers_per_gpu))
     return replace(config, storage=resolve_storage_url(args.storage)).validate()
 
 
@@ -164,7 +167,7 @@ def _run_worker_processes(config: RunConfig) -> int:
         argv = [sys.executable, "-m", "search.run", *_child_arguments(config, index)]
         # Their own session: a Ctrl-C at the terminal reaches this process only, which passes
         # it on once (a second one would make a worker stop at once, mid-batch).
-        child_env = {**env, **worker_environment(index)}
+        child_env = {**env, **worker_environment(index, config.workers)}
         children.append(subprocess.Popen(argv, env=child_env, start_new_session=True))
     try:
         codes = [child.wait() for child in children]
