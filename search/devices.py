@@ -2,9 +2,9 @@
 
 With GPUs: `workers_per_gpu` workers per visible GPU, each pinned with CUDA_VISIBLE_DEVICES;
 workers that share a GPU allocate its memory as they need it instead of taking most of it
-up front (TensorFlow's and JAX's defaults). Without: CPU_WORKERS workers, the cores split
-evenly between them (TensorFlow's thread pools and OpenMP; XLA's single-thread switch when
-a worker has one core).
+up front (TensorFlow's and JAX's defaults). Without: one worker per core (as many as the
+memory holds at WORKER_MEMORY_GIB each), each limited to its share of the cores
+(TensorFlow's thread pools and OpenMP; XLA's single-thread switch when it has one core).
 """
 
 from __future__ import annotations
@@ -13,11 +13,17 @@ import os
 import shutil
 import subprocess
 
-__all__ = ["CPU_WORKERS", "cpu_cores", "default_workers", "visible_gpus", "worker_environment"]
+__all__ = [
+    "WORKER_MEMORY_GIB",
+    "cpu_cores",
+    "default_workers",
+    "memory_gib",
+    "visible_gpus",
+    "worker_environment",
+]
 
-# One worker using every core; `python -m bench.workers` measured it against one worker per
-# core on the demo search (README, "Two cores, two workers?").
-CPU_WORKERS = 1
+# A demo worker peaks at about 1.2 GB resident (README, "Memory"); 2 GiB leaves it room.
+WORKER_MEMORY_GIB = 2
 
 
 _THREAD_VARIABLES = ("TF_NUM_INTRAOP_THREADS", "TF_NUM_INTEROP_THREADS", "OMP_NUM_THREADS")
@@ -44,9 +50,17 @@ def cpu_cores() -> int:
     return len(os.sched_getaffinity(0))
 
 
+def memory_gib() -> float:
+    return os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE") / 2**30
+
+
 def default_workers(workers_per_gpu: int = 1) -> int:
+    """`workers_per_gpu` per GPU; on CPU one worker per core, which `python -m bench.workers`
+    measured 1.5x faster than one worker using every core (README, "Two cores, two workers?")."""
     gpus = visible_gpus()
-    return len(gpus) * workers_per_gpu if gpus else CPU_WORKERS
+    if gpus:
+        return len(gpus) * workers_per_gpu
+    return max(1, min(cpu_cores(), int(memory_gib() // WORKER_MEMORY_GIB)))
 
 
 def worker_environment(index: int, workers: int) -> dict[str, str]:

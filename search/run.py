@@ -59,7 +59,7 @@ def build_parser() -> argparse.ArgumentParser:
     add("--budget-epochs", type=int, dest="budget_epochs", help="study's total budget of "
         "epochs over all trials and workers (default: none)")  # fmt: skip
     add("--workers", type=int, help="worker processes here (default: --workers-per-gpu per "
-        "GPU; on a CPU machine 1, using every core)")  # fmt: skip
+        "GPU; on a CPU machine one per core, each using one)")  # fmt: skip
     add("--workers-per-gpu", type=int, dest="workers_per_gpu", help="workers sharing each "
         "GPU when --workers is not given (1)")  # fmt: skip
     add("--storage", help=STORAGE_HELP)

@@ -11,8 +11,10 @@ import pytest
 
 from search.study_data import prepare_data
 
-# The smallest useful search: 16x16 faces, the demo space, two epochs per trial.
-TINY_RUN = ["--preset", "demo", "--synthetic-n", "300", "--image-size", "16", "--epochs", "2"]
+# The smallest useful search: 16x16 faces, the demo space, two epochs per trial, one worker
+# in the test's own process (a later --workers wins).
+TINY_RUN = ["--preset", "demo", "--synthetic-n", "300", "--image-size", "16", "--epochs", "2",
+            "--workers", "1"]  # fmt: skip
 
 
 @pytest.fixture(scope="session")

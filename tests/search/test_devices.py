@@ -31,7 +31,10 @@ def test_cpu_workers_split_the_cores_between_them(monkeypatch):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("XLA_FLAGS", "--xla_dump_to=/tmp/x")
 
-    assert devices.default_workers() == devices.CPU_WORKERS
+    monkeypatch.setattr(devices, "memory_gib", lambda: 64.0)
+    assert devices.default_workers() == 8  # one per core
+    monkeypatch.setattr(devices, "memory_gib", lambda: 7.0)
+    assert devices.default_workers() == 3  # as many as the memory holds
     two = devices.worker_environment(0, workers=2)
     assert two["TF_NUM_INTRAOP_THREADS"] == two["OMP_NUM_THREADS"] == "4"
     assert "XLA_FLAGS" not in two  # XLA can only be told "one thread"
@@ -44,3 +47,13 @@ def test_thread_counts_the_user_set_are_kept(monkeypatch):
     monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "")
     monkeypatch.setenv("OMP_NUM_THREADS", "3")
     assert "OMP_NUM_THREADS" not in devices.worker_environment(0, workers=2)
+
+
+def test_the_command_line_runs_one_worker_per_core_on_cpu(monkeypatch):
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "")
+    monkeypatch.setattr(devices, "cpu_cores", lambda: 2)
+    monkeypatch.setattr(devices, "memory_gib", lambda: 24.0)
+    args = build_parser().parse_args(["--preset", "demo"])
+    assert config_from_args(args).workers == 2
+    args = build_parser().parse_args(["--preset", "demo", "--workers", "1"])
+    assert config_from_args(args).workers == 1
