@@ -213,7 +213,10 @@ def _child_arguments(config: RunConfig, index: int) -> list[str]:
         "--grace-period": config.grace_period,
         "--synthetic-n": config.synthetic_n,
         "--trials-per-process": config.trials_per_process,
+        "--max-params": config.max_params,
+        "--max-latency-ms": config.max_latency_ms,
         "--workers": config.workers,
+        "--workers-per-gpu": config.workers_per_gpu,
         "--worker-index": index,
         "--parent-pid": os.getpid(),  # a worker stops when this process is gone
     }

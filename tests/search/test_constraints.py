@@ -23,8 +23,10 @@ def _trials(url: str) -> list[optuna.trial.FrozenTrial]:
 
 def test_infeasible_configurations_are_recorded_and_never_trained(in_search_home, capsys):
     url = f"sqlite:///{in_search_home}/tight.db"
+    # Two worker processes, as on a CPU machine by default: the limit must reach both.
+    args = [*TINY_RUN, "--workers", "2", "--trials", "4", "--max-params", "1000"]
 
-    assert main([*TINY_RUN, "--trials", "4", "--max-params", "1000", "--storage", url]) == 0
+    assert main([*args, "--storage", url]) == 0
 
     trials = _trials(url)
     assert len(trials) == 4

@@ -13,13 +13,26 @@ from optuna.trial import TrialState
 
 from search.objective import Objective
 from search.report import main as report_main
-from search.run import main
-from search.storage import open_storage
+from search.run import _child_arguments, build_parser, config_from_args, main
+from search.storage import STORAGE_ENV, open_storage
 
 from .conftest import TINY_RUN, start_search
 
 optuna.logging.set_verbosity(optuna.logging.WARNING)
 FINISHED = (TrialState.COMPLETE, TrialState.PRUNED)
+
+
+def test_worker_processes_get_every_setting_of_the_command(monkeypatch):
+    given = ["--preset", "demo", "--budget-epochs", "40", "--workers", "3", "--seed", "7",
+             "--max-params", "50000", "--max-latency-ms", "2.5", "--no-warm-start",
+             "--pruner", "median", "--metric", "micro", "--workers-per-gpu", "2"]  # fmt: skip
+    config = config_from_args(build_parser().parse_args(given))
+    monkeypatch.setenv(STORAGE_ENV, config.storage)  # how the parent hands the URL on
+
+    child_args = build_parser().parse_args(_child_arguments(config, index=1))
+
+    assert config_from_args(child_args) == config
+    assert (child_args.worker_index, child_args.parent_pid) == (1, os.getpid())
 
 
 def _study(url: str, name: str = "demo") -> optuna.Study:
