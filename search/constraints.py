@@ -1,8 +1,9 @@
-"""Deployment constraints as Optuna sees them: one value per constraint, <= 0 is feasible.
+"""Deployment constraints as Optuna sees them: figure minus limit per constraint, <= 0 feasible.
 
-TPESampler(constraints_func=Constraints(...)) calls it after each trial and stores the
-values in the trial's system attrs, so the sampler learns where the feasible region is.
-The figures come from the trial's record (search/records.py), written before training.
+The objective measures a configuration before training it and records these values with
+`trial.set_constraint` (Optuna 5's replacement for TPESampler's `constraints_func`), so
+TPE learns where the feasible region is, even from trials it never trained. Refit reads
+the same figures back from the trial's record (search/records.py).
 """
 
 from __future__ import annotations
@@ -21,16 +22,18 @@ class Constraints:
     max_params: int | None = None
     max_latency_ms: float | None = None
 
-    def __call__(self, trial: FrozenTrial) -> list[float]:
-        record = TrialRecord.of(trial)
-        values = []
+    def excess(self, n_params: int | None, latency_ms: float | None) -> dict[str, float]:
+        """How far each set constraint is exceeded (<= 0: met); an unmeasured figure meets it."""
+        values = {}
         if self.max_params is not None:
-            # a trial that failed before it was measured counts as neither side
-            values.append(0.0 if record.n_params is None else record.n_params - self.max_params)
+            values["max_params"] = 0.0 if n_params is None else n_params - self.max_params
         if self.max_latency_ms is not None:
-            latency = record.latency_ms
-            values.append(0.0 if latency is None else latency - self.max_latency_ms)
+            values["max_latency_ms"] = (
+                0.0 if latency_ms is None else latency_ms - self.max_latency_ms
+            )
         return values
 
     def feasible(self, trial: FrozenTrial) -> bool:
-        return all(value <= 0 for value in self(trial))
+        record = TrialRecord.of(trial)
+        excess = self.excess(record.n_params, record.latency_ms)
+        return all(value <= 0 for value in excess.values())

@@ -17,6 +17,7 @@ from data import CelebaData
 from model import EpochResult, Metrics, evaluate, gpu_available, predict_proba, train
 from model.latency import measure_footprint
 from model.training import MIXED_POLICY
+from search.constraints import Constraints
 from search.records import TrialRecord
 from search.space import get_space
 from search.storage import retry_storage
@@ -49,8 +50,7 @@ class Objective:
         self.metric = metric
         self.seed = seed
         self.callbacks = callbacks
-        self.max_params = max_params
-        self.max_latency_ms = max_latency_ms
+        self.constraints = Constraints(max_params, max_latency_ms)
 
     def __call__(self, trial: optuna.Trial, epochs: int | None = None) -> float:
         """Train `trial`'s configuration for `epochs` (default: the objective's) at most."""
@@ -64,6 +64,9 @@ class Objective:
         TrialRecord(
             n_params=footprint.n_params, latency_ms=footprint.latency_ms, infeasible=broken
         ).save(trial)
+        excess = self.constraints.excess(footprint.n_params, footprint.latency_ms)
+        for name, value in excess.items():  # what TPE learns the feasible region from
+            retry_storage(lambda n=name, v=value: trial.set_constraint(n, v), "set a constraint")
         if broken is not None:
             raise optuna.TrialPruned(f"not trained: {broken}")
         history: list[EpochResult] = []
@@ -111,10 +114,11 @@ class Objective:
         return metric_value(val, self.metric)
 
     def _broken_constraint(self, n_params: int, latency_ms: float) -> str | None:
-        if self.max_params is not None and n_params > self.max_params:
-            return f"{n_params:,} parameters > --max-params {self.max_params:,}"
-        if self.max_latency_ms is not None and latency_ms > self.max_latency_ms:
-            return f"latency {latency_ms:.2f} ms > --max-latency-ms {self.max_latency_ms:g}"
+        limits = self.constraints
+        if limits.max_params is not None and n_params > limits.max_params:
+            return f"{n_params:,} parameters > --max-params {limits.max_params:,}"
+        if limits.max_latency_ms is not None and latency_ms > limits.max_latency_ms:
+            return f"latency {latency_ms:.2f} ms > --max-latency-ms {limits.max_latency_ms:g}"
         return None
 
 

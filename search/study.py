@@ -6,7 +6,6 @@ import numpy as np
 import optuna
 
 from search.config import DEFAULT_STUDY, RunConfig, check_study_name
-from search.constraints import Constraints
 from search.errors import ConfigError, StorageError
 from search.records import StudySettings
 from search.space import get_space
@@ -43,14 +42,11 @@ def make_sampler(
         return optuna.samplers.RandomSampler(seed=seed)
     if config.sampler == "grid":
         return optuna.samplers.GridSampler(get_space(config.space).grid, seed=seed)
-    constrained = config.max_params is not None or config.max_latency_ms is not None
+    # Constraints reach TPE through each trial's set_constraint (search/objective.py).
     return optuna.samplers.TPESampler(
         seed=seed,
         n_startup_trials=max(3, min(10, config.expected_trials // 4)),
         constant_liar=config.workers > 1,
-        constraints_func=Constraints(config.max_params, config.max_latency_ms)
-        if constrained
-        else None,
     )
 
 

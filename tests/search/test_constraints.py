@@ -36,8 +36,8 @@ def test_infeasible_configurations_are_recorded_and_never_trained(in_search_home
         assert not trial.intermediate_values and "epochs_run" not in attrs  # not trained
         assert attrs["n_params"] > 1000 and attrs["latency_ms"] > 0
         assert f"{attrs['n_params']:,} parameters > --max-params 1,000" == attrs["infeasible"]
-        # what TPE's constraints_func stored: positive means infeasible
-        assert trial.system_attrs["constraints"] == [attrs["n_params"] - 1000]
+        # what TPE learns from (set before training): positive means infeasible
+        assert trial.constraints == {"max_params": attrs["n_params"] - 1000}
 
 
 def test_an_epoch_budget_ends_when_nothing_is_feasible(in_search_home, capsys):
@@ -65,7 +65,7 @@ def test_feasible_configurations_train_and_record_their_footprint(in_search_home
         assert trial.intermediate_values and attrs["epochs_run"] >= 1
         assert "infeasible" not in attrs
         assert 0 < attrs["latency_ms"] <= 60000 and attrs["n_params"] > 0
-        assert trial.system_attrs["constraints"] == [attrs["latency_ms"] - 60000]
+        assert trial.constraints == {"max_latency_ms": attrs["latency_ms"] - 60000}
 
 
 def test_bad_constraints_get_one_clear_line(in_search_home, capsys):
