@@ -1,5 +1,5 @@
 """Benchmark the search (not a test): python -m bench.search [--trials 20] [--epochs 8]
-[--seeds 0,1,2] [--latency-seed 0] [--latency-share 0.5].
+[--seeds 0,1,2] [--latency-seed 0] [--latency-shares 0.5].
 
 On the demo's synthetic faces (32x32, the demo space), for each seed and the same budget of
 epochs (trials x epochs), it runs
@@ -9,10 +9,10 @@ epochs (trials x epochs), it runs
 It prints, per seed and on average, the best val macro AUC after 25%, 50% and 100% of the
 budget (epochs counted in completion order) and the share of the budget (b) needed to come
 within 0.005 of (a)'s final best (targets, on average: <= 40%, and (b)'s final best >= (a)'s).
-For `--latency-seed` it also runs (c): (b) with --max-latency-ms at half (--latency-share)
-of the latency of (a)'s best model, and prints its best val AUC and latency, or the fastest
-configuration it measured if none met the limit. And the share of trial time
-spent outside train() and test scoring (target under 2%).
+For `--latency-seed` it also runs (c): (b) with --max-latency-ms at half (or each of
+--latency-shares) of the latency of (a)'s best model, and prints its best val AUC and
+latency, or the fastest configuration it measured if none met the limit. And the share of
+trial time spent outside train() and test scoring (target under 2%).
 """
 
 from __future__ import annotations
@@ -100,9 +100,9 @@ SHARES = (0.25, 0.5, 1.0)
 
 
 def compare(
-    storage: str, seed: int, trials: int, epochs: int, latency_share: float | None
+    storage: str, seed: int, trials: int, epochs: int, latency_shares: list[float]
 ) -> dict:
-    """Run (a) and (b) (and (c) with `latency_share`) for one seed; print and return figures."""
+    """Run (a) and (b) (and (c) per latency share) for one seed; print and return figures."""
     budget = trials * epochs
     common = ["--seed", str(seed), "--epochs", str(epochs)]
     print(f"seed {seed}: (a) random, no pruning, {trials} trials x {epochs} epochs")
@@ -126,9 +126,9 @@ def compare(
         outside, share = outside_training_share(study)
         print(f"  {name} time outside train() and test scoring: {outside:.1f} s, "
               f"{share:.2%} of trial time (target < 2%)")  # fmt: skip
-    if latency_share is not None:
+    for share in latency_shares:
         args = [*common, "--budget-epochs", str(budget)]
-        run_constrained(storage, seed, args, notebook, latency_share)
+        run_constrained(storage, seed, args, notebook, share)
     return figures
 
 
@@ -139,7 +139,8 @@ def run_constrained(
     best_latency = TrialRecord.of(notebook.best_trial).latency_ms
     limit = best_latency * share
     print(f"seed {seed}: (c) (b) with --max-latency-ms {limit:.3f} ({share:g} x (a)'s best)")
-    limited = run(storage, f"c-latency-{seed}", [*args, "--max-latency-ms", f"{limit:.4f}"])
+    study = f"c-latency-{seed}-{share:g}"
+    limited = run(storage, study, [*args, "--max-latency-ms", f"{limit:.4f}"])
     of_a = f"(a)'s best {notebook.best_value:.4f} at {best_latency:.3f} ms"
     trained = limited.get_trials(states=(TrialState.COMPLETE,))
     if not trained:
@@ -165,16 +166,17 @@ def main() -> int:
     parser.add_argument("--seeds", default="0,1,2", help="comma-separated, e.g. 0,1,2")
     parser.add_argument("--latency-seed", type=int, default=0, dest="latency_seed",
                         help="the seed that also runs (c); -1: none")  # fmt: skip
-    parser.add_argument("--latency-share", type=float, default=0.5, dest="latency_share",
-                        help="(c)'s limit as a share of (a)'s best latency (0.5)")  # fmt: skip
+    parser.add_argument("--latency-shares", default="0.5", dest="latency_shares",
+                        help="(c)'s limits as shares of (a)'s best latency: 0.5,0.8")  # fmt: skip
     args = parser.parse_args()
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     seeds = [int(seed) for seed in args.seeds.split(",")]
     with tempfile.TemporaryDirectory() as tmp:
         storage = f"sqlite:///{tmp}/bench.db"
-        shares = {args.latency_seed: args.latency_share}
+        shares = {args.latency_seed: [float(s) for s in args.latency_shares.split(",")]}
         results = [
-            compare(storage, seed, args.trials, args.epochs, shares.get(seed)) for seed in seeds
+            compare(storage, seed, args.trials, args.epochs, shares.get(seed, []))
+            for seed in seeds
         ]
     print(f"\nmodel build (inside train()): {model_build_seconds():.2f} s per trial")
     print(f"\nover seeds {args.seeds}: mean best val macro AUC at 25% / 50% / 100%")
