@@ -1,8 +1,9 @@
 """Counting how often Keras traces a model's train and predict steps.
 
 The body of `train_step` / `predict_step` runs in Python only when the backend traces it
-(tf.function or jax.jit), never when a traced step is replayed; so counting calls to that
-body counts traces. Install the counter on a model before its first fit or predict.
+(TensorFlow's function tracing or jax.jit), never when a traced step is replayed; so
+counting calls to that body counts traces. Install the counter on a model before its first
+fit or predict.
 """
 
 from __future__ import annotations

@@ -185,7 +185,7 @@ def _ready_model(
         model = build_model(params, data.image_size, len(data.attr_names), dtype_policy=policy)
     if not model.optimizer.built:
         # else TensorFlow builds it inside the first traced step, and its new variables make
-        # tf.function trace that step a second time
+        # TensorFlow trace that step a second time
         model.optimizer.build(model.trainable_variables)
     return model
 
