@@ -9,19 +9,16 @@ test macro AUC of that epoch's weights, for each combination, over seeds.
 from __future__ import annotations
 
 import argparse
-import os
 import tempfile
 import warnings
 from pathlib import Path
 
 import numpy as np
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-
-import data  # noqa: E402
-from model import ModelParams, evaluate, predict_proba, train  # noqa: E402
-from search.study_data import prepare_data  # noqa: E402
-from tests.sample import SAMPLE  # noqa: E402
+import data
+from model import ModelParams, evaluate, predict_proba, train
+from search.study_data import prepare_data
+from tests.sample import SAMPLE
 
 NARROW = ModelParams(conv_widths=(16, 32, 64, 128), dense_widths=(256, 128), dropout=0.3)
 COMBINATIONS = [(False, 0.0), (True, 0.0), (False, 0.1), (True, 0.1)]

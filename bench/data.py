@@ -23,8 +23,8 @@ from pathlib import Path
 
 import numpy as np
 
+from common.atomic import remove
 from data import ensure_synthetic, load, prepare_cache, read_celeba
-from data.atomic import remove
 from data.decode import decode_image
 
 CELEBA_SIZE = 202_599

@@ -17,19 +17,16 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import os
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+import keras
+import numpy as np
+import optuna
+from scipy.stats import spearmanr
 
-import keras  # noqa: E402
-import numpy as np  # noqa: E402
-import optuna  # noqa: E402
-from scipy.stats import spearmanr  # noqa: E402
-
-from model import evaluate, predict_proba, train  # noqa: E402
-from model.batchnorm import CALIBRATION_IMAGES, calibration_sample, recalibrate_batchnorm  # noqa: E402
-from search.space import get_space  # noqa: E402
-from search.study_data import prepare_data  # noqa: E402
+from model import evaluate, predict_proba, train
+from model.batchnorm import CALIBRATION_IMAGES, calibration_sample, recalibrate_batchnorm
+from search.space import get_space
+from search.study_data import prepare_data
 
 
 class _RecalibratedScore(keras.callbacks.Callback):

@@ -18,18 +18,15 @@ trial time spent outside train() and test scoring (target under 2%).
 from __future__ import annotations
 
 import argparse
-import os
 import tempfile
 import time
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+import optuna
+from optuna.trial import TrialState
 
-import optuna  # noqa: E402
-from optuna.trial import TrialState  # noqa: E402
-
-from search.records import TrialRecord  # noqa: E402
-from search.run import main as run_search  # noqa: E402
-from search.storage import open_storage  # noqa: E402
+from search.records import TrialRecord
+from search.run import main as run_search
+from search.storage import open_storage
 
 TOLERANCE = 0.005
 

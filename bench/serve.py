@@ -22,21 +22,18 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+import keras
 import numpy as np
+import requests
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-
-import keras  # noqa: E402
-import requests  # noqa: E402
-
-from data.face_drawing import draw_face, sample_face  # noqa: E402
-from model import ModelParams, build_model, predict_proba  # noqa: E402
-from model.errors import ExportError  # noqa: E402
-from model.export import export_model, load_export, newest_export  # noqa: E402
-from serve.preprocess import prepare_face  # noqa: E402
-from tests.cards import tiny_card  # noqa: E402
-from tests.sample import SAMPLE  # noqa: E402
-from tests.serve.server import running_server  # noqa: E402
+from data.face_drawing import draw_face, sample_face
+from model import ModelParams, build_model, predict_proba
+from model.errors import ExportError
+from model.export import export_model, load_export, newest_export
+from serve.preprocess import prepare_face
+from tests.cards import tiny_card
+from tests.sample import SAMPLE
+from tests.serve.server import running_server
 
 DEMO_BEST = ModelParams(conv_widths=(8, 32, 64, 64))  # the notebook's best scaled down 8x
 NOTEBOOK_BEST = ModelParams(conv_widths=(64, 256, 512, 512))

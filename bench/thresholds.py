@@ -18,13 +18,11 @@ from pathlib import Path
 
 import numpy as np
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-
-import data  # noqa: E402
-from model import ModelParams, predict_proba, train  # noqa: E402
-from model.thresholds import ThresholdRule, best_cuts, choose_thresholds  # noqa: E402
-from search.study_data import prepare_data  # noqa: E402
-from tests.sample import SAMPLE  # noqa: E402
+import data
+from model import ModelParams, predict_proba, train
+from model.thresholds import ThresholdRule, best_cuts, choose_thresholds
+from search.study_data import prepare_data
+from tests.sample import SAMPLE
 
 NARROW = ModelParams(conv_widths=(16, 32, 64, 128), dense_widths=(256, 128), dropout=0.3)
 

@@ -13,22 +13,19 @@ the compute bought), then the ratio of the mean throughputs.
 from __future__ import annotations
 
 import argparse
-import os
 import subprocess
 import sys
 import tempfile
 import time
 from dataclasses import dataclass
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+import optuna
+from optuna.trial import TrialState
 
-import optuna  # noqa: E402
-from optuna.trial import TrialState  # noqa: E402
-
-from search.devices import cpu_cores  # noqa: E402
-from search.epoch_budget import epochs_reported  # noqa: E402
-from search.storage import open_storage  # noqa: E402
-from search.study_data import prepare_data  # noqa: E402
+from search.devices import cpu_cores
+from search.epoch_budget import epochs_reported
+from search.storage import open_storage
+from search.study_data import prepare_data
 
 
 @dataclass(frozen=True)

@@ -11,11 +11,12 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
+import common.environment  # noqa: F401  (before any backend is imported)
 from data.attributes import CELEBA_ATTRIBUTES
 from data.celeba import CelebaSource, read_celeba
 from data.dataset import CelebaData, Split, load
 from data.decode import decode_image
-from data.errors import DataError, UserError
+from data.errors import DataError
 
 if TYPE_CHECKING:
     from data.prepare import default_cache_dir, prepare_cache
@@ -27,7 +28,6 @@ __all__ = [
     "CelebaSource",
     "DataError",
     "Split",
-    "UserError",
     "decode_image",
     "default_cache_dir",
     "ensure_synthetic",

@@ -75,7 +75,7 @@ def load(cache_dir: str | Path) -> CelebaData:
     path = Path(cache_dir)
     if not path.is_dir():
         raise DataError(f"{path}: cache not found (build it with python -m data.prepare)")
-    version = path.resolve()  # follow data.atomic's link once: every file from one version
+    version = path.resolve()  # follow common.atomic's link once: every file from one version
     manifest = read_manifest(version)
     if manifest is None:
         raise DataError(f"{path}: not a complete cache of version {CACHE_VERSION} (rebuild it)")

@@ -1,12 +1,10 @@
-"""Errors a user can fix: the CLIs print their message as one line and exit non-zero."""
+"""What can be wrong with CelebA data or an image file; each a `UserError` (common.errors)."""
 
 from __future__ import annotations
 
-__all__ = ["DataError", "ImageError", "TooManyPixelsError", "UserError"]
+from common.errors import UserError
 
-
-class UserError(Exception):
-    """Base of every error caused by input the user can correct (files, arguments, URLs)."""
+__all__ = ["DataError", "ImageError", "TooManyPixelsError"]
 
 
 class DataError(UserError):

@@ -22,7 +22,9 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from data.atomic import install, temp_dir_for
+from common.atomic import install, temp_dir_for
+from common.cli import run_command
+from common.paths import CACHES
 from data.celeba import (
     PARTITIONS,
     CelebaSource,
@@ -31,7 +33,6 @@ from data.celeba import (
     read_celeba,
     source_fingerprint,
 )
-from data.cli import run_command
 from data.dataset import CACHE_VERSION, MANIFEST, read_manifest
 from data.decode import decode_rows, decode_task
 from data.errors import DataError
@@ -41,16 +42,15 @@ __all__ = ["default_cache_dir", "main", "prepare_cache"]
 
 log = logging.getLogger(__name__)
 
-CACHE_ROOT = Path("data/cache")
 CROP_POLICY = "centre square of the shorter edge, antialiased bilinear resize (Pillow)"
 _MIN_SIZE, _MAX_SIZE = 4, 512
 
 
 def default_cache_dir(source: Path, size: int) -> Path:
-    """`data/cache/<folder name>-<hash of its absolute path>-<size>px` (relative path)."""
+    """`<CACHES>/<folder name>-<hash of its absolute path>-<size>px` (relative path)."""
     source = Path(source).resolve()
     tag = hashlib.sha256(str(source).encode()).hexdigest()[:8]
-    return CACHE_ROOT / f"{source.name or 'celeba'}-{tag}-{size}px"
+    return CACHES / f"{source.name or 'celeba'}-{tag}-{size}px"
 
 
 def prepare_cache(

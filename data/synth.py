@@ -18,9 +18,9 @@ from pathlib import Path
 
 import numpy as np
 
-from data.atomic import install, temp_dir_for
+from common.atomic import install, temp_dir_for
+from common.cli import run_command
 from data.attributes import CELEBA_ATTRIBUTES
-from data.cli import run_command
 from data.errors import DataError
 from data.face_drawing import draw_face, sample_face
 from data.pool import map_unordered, worker_count

@@ -15,6 +15,7 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
+import common.environment  # noqa: F401  (before any backend is imported)
 from model.params import ModelParams
 
 if TYPE_CHECKING:

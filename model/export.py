@@ -1,7 +1,7 @@
 """The export folder: model.keras, model_card.json and (on TensorFlow) a SavedModel.
 
 The folder is written under a temporary name next to its destination and swapped into
-place (data.atomic), so a reader sees either the old export or the new one, never half of
+place (common.atomic), so a reader sees either the old export or the new one, never half of
 one. Exports live in `studies/<study>/best` unless told otherwise.
 """
 
@@ -17,7 +17,8 @@ import zipfile
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from data.atomic import install, temp_dir_for
+from common.atomic import install, temp_dir_for
+from common.paths import STUDIES
 from model.card import CARD_NAME, MODEL_NAME, SAVEDMODEL_NAME, ExportFiles, ModelCard
 from model.errors import CardError, ExportError
 
@@ -25,8 +26,6 @@ if TYPE_CHECKING:
     import keras
 
 __all__ = [
-    "EXPORTS_ROOT",
-    "default_export_dir",
     "export_model",
     "git_commit",
     "load_export",
@@ -35,12 +34,7 @@ __all__ = [
     "read_card",
 ]
 
-EXPORTS_ROOT = Path("studies")  # <root>/<study>/best
 _PACKAGES = ("keras", "tensorflow", "jax", "optuna", "numpy", "pillow", "opencv-python-headless")
-
-
-def default_export_dir(study: str) -> Path:
-    return EXPORTS_ROOT / study / "best"
 
 
 def package_versions() -> dict[str, str | None]:
@@ -153,7 +147,7 @@ def load_export(export_dir: str | Path) -> tuple[keras.Model, ModelCard]:
     return model, card
 
 
-def newest_export(root: str | Path = EXPORTS_ROOT) -> Path:
+def newest_export(root: str | Path = STUDIES) -> Path:
     """The export folder (`<root>/<study>/best`) whose model card was written last."""
     cards = list(Path(root).glob(f"*/best/{CARD_NAME}"))
     if not cards:

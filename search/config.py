@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
+from common.paths import CELEBA, DEFAULT_STORAGE
 from search.errors import ConfigError
 from search.space import SPACES
-from search.storage import DEFAULT_STORAGE, GRACE_PERIOD_S, parse_url, sqlite_path
+from search.storage import GRACE_PERIOD_S, parse_url, sqlite_path
 
 __all__ = [
     "DEFAULT_STUDY",
@@ -37,7 +38,7 @@ class RunConfig:
     workers_per_gpu: int = 1  # the default --workers on a GPU machine: this many per GPU
     storage: str = DEFAULT_STORAGE
     study: str = DEFAULT_STUDY
-    data: str = "data/celeba"  # a CelebA folder, or "synthetic"
+    data: str = str(CELEBA)  # a CelebA folder, or "synthetic"
     image_size: int = 64
     epochs: int = 5  # the notebook trained each configuration for 5 epochs
     space: str = "wide"

@@ -24,11 +24,11 @@ from pathlib import Path
 from socketserver import ThreadingMixIn
 from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
-from data.cli import run_command
-from data.errors import UserError
+from common.cli import run_command
+from common.errors import UserError
+from common.paths import ARTIFACTS
 from search.dashboard_guard import TOKEN_ENV, Guard, allowed_hosts, is_loopback
 from search.storage import (
-    ARTIFACT_DIR,
     STORAGE_HELP,
     mask_url,
     open_storage,
@@ -60,8 +60,8 @@ def build_parser() -> argparse.ArgumentParser:
     add("--storage", help=STORAGE_HELP)
     add("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
     add("--port", type=int, default=8080, help="port to listen on (default 8080)")
-    add("--artifacts", type=Path, default=ARTIFACT_DIR,
-        help=f"artifact folder, used if it exists (default {ARTIFACT_DIR})")  # fmt: skip
+    add("--artifacts", type=Path, default=ARTIFACTS,
+        help=f"artifact folder, used if it exists (default {ARTIFACTS})")  # fmt: skip
     add(
         "--allow-writes",
         action="store_true",

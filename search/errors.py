@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from data.errors import UserError
+from common.errors import UserError
 
 __all__ = ["ConfigError", "StorageError"]
 

@@ -18,49 +18,47 @@ from __future__ import annotations
 
 import argparse
 import logging
-import os
 import sys
 import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+import keras
+import numpy as np
+import optuna
+from optuna.trial import FrozenTrial, TrialState
 
-import keras  # noqa: E402
-import numpy as np  # noqa: E402
-import optuna  # noqa: E402
-from optuna.trial import FrozenTrial, TrialState  # noqa: E402
-
-from data import CelebaData  # noqa: E402
-from data.cli import run_command, short  # noqa: E402
-from data.errors import UserError  # noqa: E402
-from model import gpu_available, predict_proba, train  # noqa: E402
-from model.card import CARD_NAME, DataRecord, GroupReport, ModelCard, Objective  # noqa: E402
-from model.card_text import gap_line, interval_text, threshold_summary, trust_summary  # noqa: E402
-from model.export import default_export_dir, export_model, git_commit, package_versions  # noqa: E402
-from model.groups import group_report  # noqa: E402
-from model.intervals import split_intervals  # noqa: E402
-from model.latency import measure_footprint  # noqa: E402
-from model.scoring import base_rate_scores, split_scores  # noqa: E402
-from model.thresholds import choose_thresholds  # noqa: E402
+from common import paths
+from common.cli import run_command, short
+from common.errors import UserError
+from common.paths import ARTIFACTS
+from data import CelebaData
+from model import gpu_available, predict_proba, train
+from model.card import CARD_NAME, DataRecord, GroupReport, ModelCard, Objective
+from model.card_text import gap_line, interval_text, threshold_summary, trust_summary
+from model.export import export_model, git_commit, package_versions
+from model.groups import group_report
+from model.intervals import split_intervals
+from model.latency import measure_footprint
+from model.scoring import base_rate_scores, split_scores
+from model.thresholds import choose_thresholds
 from model.training import (
-    MIXED_POLICY,  # noqa: E402
-    TrainResult,  # noqa: E402
+    MIXED_POLICY,
+    TrainResult,
 )
-from model.trust import trust_levels  # noqa: E402
-from search.constraints import Constraints  # noqa: E402
-from search.records import ExportRecord, StudySettings, TrialRecord  # noqa: E402
-from search.space import TrialParams, get_space  # noqa: E402
-from search.storage import (  # noqa: E402
-    ARTIFACT_DIR,
+from model.trust import trust_levels
+from search.constraints import Constraints
+from search.records import ExportRecord, StudySettings, TrialRecord
+from search.space import TrialParams, get_space
+from search.storage import (
     STORAGE_HELP,
     mask_url,
     resolve_storage_url,
     retry_storage,
 )
-from search.study import STUDY_CHOICE_HELP, load_existing_study  # noqa: E402
-from search.study_data import data_for_study  # noqa: E402
+from search.study import STUDY_CHOICE_HELP, load_existing_study
+from search.study_data import data_for_study
 
 __all__ = [
     "NoCompleteTrialError",
@@ -142,7 +140,7 @@ def refit(
     savedmodel: bool = True,
     verbose: int = 0,
     data: CelebaData | None = None,
-    artifact_dir: str | Path = ARTIFACT_DIR,
+    artifact_dir: str | Path = ARTIFACTS,
     constraints: Constraints = UNCONSTRAINED,
 ) -> RefitResult:
     """Train the study's best COMPLETE configuration, score it, export it, record where."""
@@ -151,7 +149,7 @@ def refit(
     settings = _settings(study)
     trial = best_complete_trial(study, constraints)
     config = get_space(settings.space).params(trial.params)
-    export_dir = Path(out) if out is not None else default_export_dir(study.study_name)
+    export_dir = Path(out) if out is not None else paths.export_dir(study.study_name)
     for folder in (export_dir, Path(artifact_dir)):
         _check_writable(folder)  # before training, not after
     data = data if data is not None else data_for_study(settings)

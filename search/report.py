@@ -20,28 +20,25 @@ import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import matplotlib
+import jinja2
+import matplotlib.pyplot as plt
+import optuna
+import optuna.visualization.matplotlib as optuna_plots
+from optuna.trial import FrozenTrial, TrialState
 
-matplotlib.use("Agg")  # files only; no display needed
-
-import jinja2  # noqa: E402
-import matplotlib.pyplot as plt  # noqa: E402
-import optuna  # noqa: E402
-import optuna.visualization.matplotlib as optuna_plots  # noqa: E402
-from optuna.trial import FrozenTrial, TrialState  # noqa: E402
-
-from data.atomic import install, temp_dir_for  # noqa: E402
-from data.cli import run_command, short  # noqa: E402
-from data.errors import UserError  # noqa: E402
-from model.card import CARD_NAME, GroupReport, ModelCard  # noqa: E402
-from model.card_text import interval_text  # noqa: E402
-from model.errors import ExportError  # noqa: E402
-from model.export import default_export_dir, read_card  # noqa: E402
-from search.decisions_view import decisions_view  # noqa: E402
-from search.records import ExportRecord, TrialRecord  # noqa: E402
-from search.storage import STORAGE_HELP, mask_url, resolve_storage_url, retry_storage  # noqa: E402
-from search.study import STUDY_CHOICE_HELP, load_existing_study  # noqa: E402
-from search.tradeoff import pareto_front  # noqa: E402
+from common.atomic import install, temp_dir_for
+from common.cli import run_command, short
+from common.errors import UserError
+from common.paths import export_dir, report_dir
+from model.card import CARD_NAME, GroupReport, ModelCard
+from model.card_text import interval_text
+from model.errors import ExportError
+from model.export import read_card
+from search.decisions_view import decisions_view
+from search.records import ExportRecord, TrialRecord
+from search.storage import STORAGE_HELP, mask_url, resolve_storage_url, retry_storage
+from search.study import STUDY_CHOICE_HELP, load_existing_study
+from search.tradeoff import pareto_front
 
 __all__ = ["Report", "main", "write_report"]
 
@@ -119,7 +116,7 @@ def write_report(study: optuna.Study, out: str | Path, *, storage_label: str = "
 def _find_export(study: optuna.Study, report: Report) -> None:
     """The card of the study's export: where the study says it went, else the default."""
     record = ExportRecord.of(study)
-    folder = Path(record.path) if record else default_export_dir(study.study_name)
+    folder = Path(record.path) if record else export_dir(study.study_name)
     if not (folder / CARD_NAME).is_file():
         report.notes.append(
             "no refit yet: run python -m search.refit for the per-attribute figures"
@@ -420,7 +417,7 @@ def main(argv: list[str] | None = None) -> int:
 def _report(args: argparse.Namespace) -> None:
     url = resolve_storage_url(args.storage)
     study = load_existing_study(url, args.study)
-    out = args.out if args.out is not None else Path("studies") / study.study_name / "report"
+    out = args.out if args.out is not None else report_dir(study.study_name)
     try:
         report = write_report(study, out, storage_label=mask_url(url))
     except OSError as exc:

@@ -22,14 +22,12 @@ from dataclasses import fields, replace
 
 import optuna
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-
-from data import CelebaData  # noqa: E402
-from data.cli import EXIT_INTERRUPTED, EXIT_OK, EXIT_SOME_FAILED, print_error, run_command  # noqa: E402
-from search.budget import budget_spent  # noqa: E402
-from search.config import RunConfig, apply_preset  # noqa: E402
-from search.devices import default_workers, worker_environment  # noqa: E402
-from search.storage import (  # noqa: E402
+from common.cli import EXIT_INTERRUPTED, EXIT_OK, EXIT_SOME_FAILED, print_error, run_command
+from data import CelebaData
+from search.budget import budget_spent
+from search.config import RunConfig, apply_preset
+from search.devices import default_workers, worker_environment
+from search.storage import (
     STORAGE_ENV,
     STORAGE_HELP,
     mask_url,
@@ -37,8 +35,8 @@ from search.storage import (  # noqa: E402
     resolve_storage_url,
     warn_if_password_in_argv,
 )
-from search.study import check_study_can_resume  # noqa: E402
-from search.study_data import prepare_data  # noqa: E402
+from search.study import check_study_can_resume
+from search.study_data import prepare_data
 
 __all__ = ["main"]
 

@@ -27,12 +27,11 @@ from optuna.storages._rdb import models
 from optuna.trial import TrialState
 from sqlalchemy.engine import make_url
 
+from common.paths import DEFAULT_STORAGE
 from search.errors import StorageError
 
 __all__ = [
-    "ARTIFACT_DIR",
     "OrphanAwareStorage",
-    "DEFAULT_STORAGE",
     "GRACE_PERIOD_S",
     "STORAGE_HELP",
     "STORAGE_ENV",
@@ -49,10 +48,8 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-DEFAULT_STORAGE = "sqlite:///studies/celeba.db"
 STORAGE_ENV = "OPTUNA_STORAGE"  # lets a password stay out of the command line
 STORAGE_HELP = f"SQLAlchemy URL (default ${STORAGE_ENV}, else {DEFAULT_STORAGE})"
-ARTIFACT_DIR = Path("studies/artifacts")  # model cards, served by optuna-dashboard
 HEARTBEAT_INTERVAL_S = 10
 GRACE_PERIOD_S = 120  # generous: a loaded machine can delay a heartbeat by tens of seconds
 SQLITE_BUSY_TIMEOUT_S = 60

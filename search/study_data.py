@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from common.paths import SYNTHETIC
 from data import CelebaData, DataError, ensure_synthetic, load, prepare_cache
 from search.records import StudySettings
 
@@ -13,14 +14,13 @@ HOW_TO_GET_CELEBA = (
     "download CelebA (Kaggle data set jessicali9530/celeba-dataset, or the official "
     "distribution) into data/celeba, or use --data synthetic (see README)"
 )
-SYNTHETIC_ROOT = Path("data/synthetic")
 
 
 def prepare_data(data: str, image_size: int, synthetic_n: int = 5000, seed: int = 0) -> CelebaData:
     """The cache for `data` ("synthetic" or a CelebA folder), built on first use."""
     if data == "synthetic":
         faces = ensure_synthetic(
-            SYNTHETIC_ROOT / f"n{synthetic_n}-seed{seed}", n=synthetic_n, seed=seed
+            SYNTHETIC / f"n{synthetic_n}-seed{seed}", n=synthetic_n, seed=seed
         )
         return load(prepare_cache(faces, size=image_size))
     source = Path(data)

@@ -7,12 +7,13 @@ import os
 import optuna
 from optuna.trial import TrialState
 
-from data.cli import short
+from common.cli import short
+from common.paths import DEFAULT_STORAGE
 from data.face_drawing import LABEL_ONLY_ATTRIBUTES
 from search.config import RunConfig
 from search.epoch_budget import BUDGET_ATTR, epochs_reported, untrained_trials
 from search.records import TrialRecord
-from search.storage import DEFAULT_STORAGE, STORAGE_ENV, mask_url, open_storage
+from search.storage import STORAGE_ENV, mask_url, open_storage
 
 __all__ = ["print_summary"]
 

@@ -14,8 +14,8 @@ from functools import partial
 import optuna
 from optuna.trial import TrialState
 
+from common.cli import short
 from data import CelebaData
-from data.cli import short
 from model import NonFiniteLossError
 from search.budget import (
     Claim,

@@ -11,14 +11,11 @@ from __future__ import annotations
 
 import argparse
 import logging
-import os
 from pathlib import Path
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-
-from data.cli import run_command  # noqa: E402
-from data.decode import MAX_PIXELS  # noqa: E402
-from data.errors import UserError  # noqa: E402
+from common.cli import run_command
+from common.errors import UserError
+from data.decode import MAX_PIXELS
 
 __all__ = ["build_parser", "main"]
 

@@ -18,7 +18,8 @@ from starlette.exceptions import HTTPException
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response
 
-from data.errors import ImageError, TooManyPixelsError, UserError
+from common.errors import UserError
+from data.errors import ImageError, TooManyPixelsError
 from serve.face_crop import FaceError
 from serve.limits import BodyTooLarge, body_limit_message
 from serve.service import ModelService

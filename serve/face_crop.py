@@ -16,8 +16,9 @@ import cv2
 import numpy as np
 from PIL import Image
 
+from common.errors import UserError
 from data.decode import crop_box, open_image
-from data.errors import ImageError, UserError
+from data.errors import ImageError
 
 __all__ = [
     "DETECT_MAX_SIDE",

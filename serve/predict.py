@@ -16,21 +16,18 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+import keras
+import numpy as np
 
-import keras  # noqa: E402
-import numpy as np  # noqa: E402
-
-from data.cli import EXIT_SOME_FAILED, print_error, run_command  # noqa: E402
-from data.errors import UserError  # noqa: E402
-from model import predict_proba  # noqa: E402
-from model.card import ModelCard  # noqa: E402
-from model.export import load_export, newest_export  # noqa: E402
-from serve.preprocess import prepare_face  # noqa: E402
+from common.cli import EXIT_SOME_FAILED, print_error, run_command
+from common.errors import UserError
+from model import predict_proba
+from model.card import ModelCard
+from model.export import load_export, newest_export
+from serve.preprocess import prepare_face
 
 __all__ = ["Prediction", "main", "predict_images", "thresholds_for"]
 

@@ -103,7 +103,7 @@ def test_ensure_synthetic_reuses_a_complete_set(tmp_path: Path) -> None:
     assert len(read_celeba(out)) == 8
     assert [p.name for p in tmp_path.iterdir() if not p.name.startswith(".faces.v-")] == [
         "faces"
-    ]  # and replaced versions, kept for data.atomic's grace period
+    ]  # and replaced versions, kept for common.atomic's grace period
 
 
 def test_never_overwrites_a_folder_it_did_not_write(tmp_path: Path) -> None:

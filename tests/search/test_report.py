@@ -14,11 +14,11 @@ from optuna.distributions import CategoricalDistribution, FloatDistribution
 from optuna.trial import TrialState
 from PIL import Image
 
+from common.errors import UserError
+from common.paths import export_dir
 from data.attributes import CELEBA_ATTRIBUTES as NAMES
-from data.errors import UserError
 from model import ModelParams
 from model.card import CARD_NAME
-from model.export import default_export_dir
 from model.groups import group_report
 from model.intervals import split_intervals
 from model.scoring import split_scores
@@ -119,7 +119,7 @@ def test_report_of_a_searched_study(tmp_path: Path, monkeypatch, capsys):
     assert "4 complete, 1 pruned, 1 failed" in summary and "best trial #1: 0.7000" in summary
     assert f"report: {Path('studies/demo/report/index.html')}" in summary
     assert [p.name for p in out.parent.iterdir() if ".tmp-" in p.name] == []  # no temp left
-    assert out.is_symlink()  # to its version folder (data.atomic)
+    assert out.is_symlink()  # to its version folder (common.atomic)
 
 
 def test_importances_are_skipped_with_a_note_when_they_cannot_be_told(tmp_path: Path):
@@ -185,7 +185,7 @@ def test_markup_in_an_export_card_is_escaped(tmp_path: Path, monkeypatch):
     study = make_study(f"sqlite:///{tmp_path / 's.db'}", MARKUP, [
         (8, 1e-3, TrialState.COMPLETE, [0.55, 0.6]),
     ])  # fmt: skip
-    folder = default_export_dir(MARKUP)
+    folder = export_dir(MARKUP)
     folder.mkdir(parents=True)
     card = tiny_card(32, ModelParams((4, 4, 8, 8), (8, 8)), study=MARKUP, trial=5)
     card = dataclasses.replace(card, data=dataclasses.replace(card.data, source=MARKUP))

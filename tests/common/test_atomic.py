@@ -1,4 +1,4 @@
-"""data.atomic: a folder swapped under a reader that polls it, crash leftovers, staleness by
+"""common.atomic: a folder swapped under a reader that polls it, crash leftovers, staleness by
 host and PID. The reader is a real separate process; the swaps are the real install()."""
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ import sys
 import time
 from pathlib import Path
 
-from data.atomic import GRACE_SECONDS, install, remove, temp_dir_for
+from common.atomic import GRACE_SECONDS, install, remove, temp_dir_for
 
 SWAPS = 300
 

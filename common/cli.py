@@ -10,7 +10,7 @@ from __future__ import annotations
 import sys
 from collections.abc import Callable
 
-from data.errors import UserError
+from common.errors import UserError
 
 __all__ = [
     "EXIT_INTERRUPTED",
