@@ -83,7 +83,7 @@ def _regular_install(tmp_path: Path) -> Path:
     source.mkdir()
     for name in ("pyproject.toml", "README.md"):
         shutil.copy(ROOT / name, source / name)
-    for package in ("data", "model", "search", "serve"):
+    for package in ("common", "data", "model", "search", "serve"):
         shutil.copytree(ROOT / package, source / package, ignore=shutil.ignore_patterns("__py*"))
     pip = [sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--no-build-isolation"]
     subprocess.run([*pip, "--no-index", "--target", str(site), str(source)], check=True)
