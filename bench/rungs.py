@@ -25,8 +25,8 @@ from scipy.stats import spearmanr
 
 from model import evaluate, predict_proba, train
 from model.batchnorm import CALIBRATION_IMAGES, calibration_sample, recalibrate_batchnorm
-from search.space import get_space
-from search.study_data import prepare_data
+from search.trial.space import get_space
+from search.trial.study_data import prepare_data
 
 
 class _RecalibratedScore(keras.callbacks.Callback):

@@ -24,9 +24,10 @@ import time
 import optuna
 from optuna.trial import TrialState
 
-from search.records import TrialRecord
+from common.cli import fig
+from search.coordination.storage import open_storage
 from search.run import main as run_search
-from search.storage import open_storage
+from search.trial.records import TrialRecord
 
 TOLERANCE = 0.005
 
@@ -82,7 +83,7 @@ def model_build_seconds() -> float:
     import keras
 
     from model import build_model
-    from search.space import SPACES
+    from search.trial.space import SPACES
 
     demo = SPACES["demo"]
     params = demo.params(demo.warm_starts[0]).model
@@ -116,7 +117,7 @@ def compare(
     }
     print(f"\nseed {seed}: best val macro AUC at 25% / 50% / 100% of {budget} epochs")
     for name in ("a", "b"):
-        print(f"  ({name}) " + " / ".join(_fig(v) for v in figures[name]))
+        print(f"  ({name}) " + " / ".join(f"{fig(v):6}" for v in figures[name]))
     shown = "never" if reached is None else f"{reached} epochs, {figures['share']:.0%}"
     print(f"  (b) came within {TOLERANCE} of (a)'s final best (>= {target:.4f}) after {shown}")
     for name, study in (("(a)", notebook), ("(b)", ours)):
@@ -152,10 +153,6 @@ def run_constrained(
           f"{TrialRecord.of(best).latency_ms:.3f} ms (limit {limit:.3f} ms; {of_a})")  # fmt: skip
 
 
-def _fig(value: float | None) -> str:
-    return "-     " if value is None else f"{value:.4f}"
-
-
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--trials", type=int, default=20)
@@ -179,7 +176,7 @@ def main() -> int:
     print(f"\nover seeds {args.seeds}: mean best val macro AUC at 25% / 50% / 100%")
     for name in ("a", "b"):
         means = [_mean([r[name][i] for r in results]) for i in range(len(SHARES))]
-        print(f"  ({name}) " + " / ".join(_fig(v) for v in means))
+        print(f"  ({name}) " + " / ".join(f"{fig(v):6}" for v in means))
     shares = [r["share"] for r in results]
     if None in shares:
         print(f"  (b) did not reach (a)'s best on {shares.count(None)} seed(s)")

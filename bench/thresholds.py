@@ -21,7 +21,7 @@ import numpy as np
 import data
 from model import ModelParams, predict_proba, train
 from model.thresholds import ThresholdRule, best_cuts, choose_thresholds
-from search.study_data import prepare_data
+from search.trial.study_data import prepare_data
 from tests.sample import SAMPLE
 
 NARROW = ModelParams(conv_widths=(16, 32, 64, 128), dense_widths=(256, 128), dropout=0.3)

@@ -3,7 +3,8 @@
 
 Runs the demo search (`search.run --preset demo`, 32x32 synthetic faces, TPE + Hyperband)
 with the same budget of epochs as (1) one worker using every core and (2) one worker per
-core, each limited to its share of the threads (`--workers N`, search/devices.py), as the
+core, each limited to its share of the threads (`--workers N`,
+search/coordination/devices.py), as the
 user's own command in a fresh process, start-up included. The layouts alternate (1, 2, 2, 1,
 ...) so that a machine getting busier or quieter weighs on both. It prints per run the wall
 time, epochs and finished trials per hour and the best validation macro AUC (the quality
@@ -22,10 +23,10 @@ from dataclasses import dataclass
 import optuna
 from optuna.trial import TrialState
 
-from search.devices import cpu_cores
-from search.epoch_budget import epochs_reported
-from search.storage import open_storage
-from search.study_data import prepare_data
+from search.coordination.budget import epochs_reported
+from search.coordination.devices import cpu_cores
+from search.coordination.storage import open_storage
+from search.trial.study_data import prepare_data
 
 
 @dataclass(frozen=True)

@@ -19,6 +19,7 @@ __all__ = [
     "EXIT_USER_ERROR",
     "print_error",
     "run_command",
+    "fig",
     "short",
 ]
 
@@ -44,6 +45,11 @@ def run_command(work: Callable[[], int | None]) -> int:
 def print_error(message: str) -> None:
     """`error: message` on stderr, always one line."""
     print("error: " + " ".join(message.split()), file=sys.stderr)
+
+
+def fig(value: float | None, digits: int = 4) -> str:
+    """A score or a time for a line or a table: fixed digits, "-" where there is none."""
+    return "-" if value is None else f"{value:.{digits}f}"
 
 
 def short(value: object) -> str:

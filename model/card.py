@@ -37,7 +37,7 @@ __all__ = [
     "GroupSplit",
     "Interval",
     "ModelCard",
-    "Objective",
+    "SearchObjective",
     "SplitIntervals",
     "SplitScores",
     "ThresholdChoice",
@@ -86,7 +86,7 @@ def _check_keys(where: str, keyed: dict, names: list[str]) -> None:
 
 
 @dataclass(frozen=True)
-class Objective:
+class SearchObjective:
     metric: str  # e.g. "validation macro AUC"
     value: float  # the trial's value in the search
     search_epochs: int | None = _bounded(1)  # most epochs a trial had in the search
@@ -266,7 +266,7 @@ class ExportFiles:
 class ModelCard:
     study: str
     trial: int = _bounded(0)
-    objective: Objective
+    objective: SearchObjective
     params: dict[str, Scalar]  # the trial's parameters as the study stored them
     model_params: ModelParams
     batch_size: int = _bounded(1)

@@ -5,9 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 
 from common.paths import CELEBA, DEFAULT_STORAGE
+from search.coordination.storage import GRACE_PERIOD_S, parse_url, sqlite_path
 from search.errors import ConfigError
-from search.space import SPACES
-from search.storage import GRACE_PERIOD_S, parse_url, sqlite_path
+from search.trial.space import SPACES
 
 __all__ = [
     "DEFAULT_STUDY",

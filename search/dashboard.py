@@ -27,14 +27,14 @@ from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 from common.cli import run_command
 from common.errors import UserError
 from common.paths import ARTIFACTS
-from search.dashboard_guard import TOKEN_ENV, Guard, allowed_hosts, is_loopback
-from search.storage import (
+from search.coordination.storage import (
     STORAGE_HELP,
     mask_url,
     open_storage,
     resolve_storage_url,
     warn_if_password_in_argv,
 )
+from search.dashboard_guard import TOKEN_ENV, Guard, allowed_hosts, is_loopback
 
 __all__ = ["main"]
 

@@ -30,12 +30,12 @@ import optuna
 from optuna.trial import FrozenTrial, TrialState
 
 from common import paths
-from common.cli import run_command, short
+from common.cli import fig, run_command, short
 from common.errors import UserError
 from common.paths import ARTIFACTS
 from data import CelebaData
 from model import gpu_available, predict_proba, train
-from model.card import CARD_NAME, DataRecord, GroupReport, ModelCard, Objective
+from model.card import CARD_NAME, DataRecord, GroupReport, ModelCard, SearchObjective
 from model.card_text import gap_line, interval_text, threshold_summary, trust_summary
 from model.export import export_model, git_commit, package_versions
 from model.groups import group_report
@@ -48,17 +48,17 @@ from model.training import (
     TrainResult,
 )
 from model.trust import trust_levels
-from search.constraints import Constraints
-from search.records import ExportRecord, StudySettings, TrialRecord
-from search.space import TrialParams, get_space
-from search.storage import (
+from search.coordination.storage import (
     STORAGE_HELP,
     mask_url,
     resolve_storage_url,
     retry_storage,
 )
-from search.study import STUDY_CHOICE_HELP, load_existing_study
-from search.study_data import data_for_study
+from search.trial.constraints import Constraints
+from search.trial.records import ExportRecord, StudySettings, TrialRecord
+from search.trial.space import TrialParams, get_space
+from search.trial.study import STUDY_CHOICE_HELP, load_existing_study
+from search.trial.study_data import data_for_study
 
 __all__ = [
     "NoCompleteTrialError",
@@ -196,7 +196,7 @@ def _card(
     return ModelCard(
         study=study.study_name,
         trial=trial.number,
-        objective=Objective(
+        objective=SearchObjective(
             metric=f"validation {settings.metric} AUC",
             value=trial.value,
             search_epochs=settings.epochs,
@@ -307,8 +307,8 @@ def print_figures(card: ModelCard, export_dir: Path) -> None:
     ]
     for label, m, tuned in rows:
         print(
-            f"{label:<28}{_fig(m.micro_auc):>10}{_fig(m.macro_auc):>10}"
-            f"{_fig(m.mean_accuracy):>10}{tuned:>11}"
+            f"{label:<28}{fig(m.micro_auc):>10}{fig(m.macro_auc):>10}"
+            f"{fig(m.mean_accuracy):>10}{tuned:>11}"
         )
         if m is test and card.test_intervals is not None:
             b = card.test_intervals
@@ -338,10 +338,6 @@ def _print_gaps(groups: GroupReport) -> None:
     print("largest gaps between groups on the test split:")
     for gap in groups.largest[:PRINTED_GAPS]:
         print("  " + gap_line(gap, *sizes[gap.group]))
-
-
-def _fig(value: float | None) -> str:
-    return "-" if value is None else f"{value:.4f}"
 
 
 def build_parser() -> argparse.ArgumentParser:

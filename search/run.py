@@ -24,10 +24,10 @@ import optuna
 
 from common.cli import EXIT_INTERRUPTED, EXIT_OK, EXIT_SOME_FAILED, print_error, run_command
 from data import CelebaData
-from search.budget import budget_spent
 from search.config import RunConfig, apply_preset
-from search.devices import default_workers, worker_environment
-from search.storage import (
+from search.coordination.budget import budget_spent
+from search.coordination.devices import default_workers, worker_environment
+from search.coordination.storage import (
     STORAGE_ENV,
     STORAGE_HELP,
     mask_url,
@@ -35,8 +35,8 @@ from search.storage import (
     resolve_storage_url,
     warn_if_password_in_argv,
 )
-from search.study import check_study_can_resume
-from search.study_data import prepare_data
+from search.trial.study import check_study_can_resume
+from search.trial.study_data import prepare_data
 
 __all__ = ["main"]
 
@@ -142,7 +142,7 @@ def _run(args: argparse.Namespace, in_process: bool) -> int:
 def _run_one_worker(
     config: RunConfig, index: int, data: CelebaData | None = None, parent_pid: int | None = None
 ) -> int:
-    from search.worker import run_worker  # imports Keras: only where a worker runs
+    from search.trial.worker import run_worker  # imports Keras: only where a worker runs
 
     summary = run_worker(config, data or _prepare(config), index, parent_pid)
     if summary.recycle:

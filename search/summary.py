@@ -11,9 +11,9 @@ from common.cli import short
 from common.paths import DEFAULT_STORAGE
 from data.face_drawing import LABEL_ONLY_ATTRIBUTES
 from search.config import RunConfig
-from search.epoch_budget import BUDGET_ATTR, epochs_reported, untrained_trials
-from search.records import TrialRecord
-from search.storage import STORAGE_ENV, mask_url, open_storage
+from search.coordination.budget import BUDGET_ATTR, epochs_reported, untrained_trials
+from search.coordination.storage import STORAGE_ENV, mask_url, open_storage
+from search.trial.records import TrialRecord
 
 __all__ = ["print_summary"]
 

@@ -12,7 +12,7 @@ from model.card import (
     BaseRateScores,
     DataRecord,
     ModelCard,
-    Objective,
+    SearchObjective,
     SplitScores,
     ThresholdChoice,
 )
@@ -33,7 +33,7 @@ def tiny_card(image_size: int, params: ModelParams, **changes) -> ModelCard:
     card = ModelCard(
         study="tiny",
         trial=0,
-        objective=Objective(metric="validation macro AUC", value=0.5, search_epochs=1),
+        objective=SearchObjective(metric="validation macro AUC", value=0.5, search_epochs=1),
         params={"c1": params.conv_widths[0]},
         model_params=params,
         batch_size=32,

@@ -49,6 +49,6 @@ def test_a_package_imports_only_the_packages_below_it(package):
 
 def test_the_checker_sees_an_arrow_the_wrong_way(tmp_path: Path):
     module = tmp_path / "bad.py"
-    module.write_text("import numpy\nfrom search.space import SPACES\n\ndef f():\n"
+    module.write_text("import numpy\nfrom search.trial.space import SPACES\n\ndef f():\n"
                       "    import serve.predict\n")  # fmt: skip
     assert imported_packages(module) == {"search", "serve"}

@@ -13,7 +13,7 @@ import json
 from common import paths
 from data.prepare import default_cache_dir
 from search.config import RunConfig
-from search.storage import resolve_storage_url
+from search.coordination.storage import resolve_storage_url
 print(json.dumps({
     "storage": resolve_storage_url(None),
     "data": RunConfig().data,

@@ -70,7 +70,7 @@ def workdir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """
     folder = tmp_path_factory.mktemp("deploy-work")
     code = (
-        "from search.study_data import prepare_data; "
+        "from search.trial.study_data import prepare_data; "
         f"prepare_data('synthetic', {IMAGE_SIZE}, {SYNTHETIC_N}, 0)"
     )
     subprocess.run(

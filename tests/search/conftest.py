@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from search.study_data import prepare_data
+from search.trial.study_data import prepare_data
 
 # The smallest useful search: 16x16 faces, the demo space, two epochs per trial, one worker
 # in the test's own process (a later --workers wins).

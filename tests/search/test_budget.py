@@ -14,16 +14,22 @@ import optuna
 import pytest
 from optuna.trial import TrialState
 
-from search.budget import Claim, claim_trial, enqueue_warm_starts
-from search.epoch_budget import RESERVED_ATTR, EpochBudget, epochs_reported
-from search.lock import study_lock
-from search.storage import open_storage
+from search.coordination.budget import (
+    RESERVED_ATTR,
+    Claim,
+    EpochBudget,
+    claim_trial,
+    enqueue_warm_starts,
+    epochs_reported,
+)
+from search.coordination.lock import study_lock
+from search.coordination.storage import open_storage
 
 optuna.logging.set_verbosity(optuna.logging.WARNING)
 
 
 def _race(url: str, study_name: str, budget: int, fail_every: int, seed: int) -> None:
-    """A worker loop like search.worker's, with a fast fake objective."""
+    """A worker loop like search.trial.worker's, with a fast fake objective."""
     rng = random.Random(seed)
     study = optuna.load_study(study_name=study_name, storage=open_storage(url))
     with study_lock(url, study_name):

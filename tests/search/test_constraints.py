@@ -9,11 +9,11 @@ from optuna.trial import TrialState
 
 from model.export import read_card
 from search import refit
-from search.constraints import Constraints
 from search.refit import NoCompleteTrialError, best_complete_trial
-from search.report import write_report
+from search.report.page import write_report
+from search.report.tradeoff import pareto_front
 from search.run import main
-from search.tradeoff import pareto_front
+from search.trial.constraints import Constraints
 from tests.search.conftest import TINY_RUN
 
 

@@ -5,8 +5,9 @@ from __future__ import annotations
 import optuna
 import pytest
 
-from search import report, run
-from search.storage import mask_url
+from search import run
+from search.coordination.storage import mask_url
+from search.report import page as report
 
 from .conftest import TINY_RUN
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from search import devices
+from search.coordination import devices
 from search.run import build_parser, config_from_args
 
 

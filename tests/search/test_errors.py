@@ -15,8 +15,9 @@ import pytest
 from optuna.trial import TrialState
 
 from model import ModelParams
-from search import dashboard, refit, report, run
-from search.records import ExportRecord
+from search import dashboard, refit, run
+from search.report import page as report
+from search.trial.records import ExportRecord
 from tests.cards import tiny_card
 
 from .conftest import TINY_RUN

@@ -12,8 +12,8 @@ import threading
 import psycopg
 import pytest
 
+from search.coordination.lock import advisory_key, lock_path_for, study_lock
 from search.errors import StorageError
-from search.lock import advisory_key, lock_path_for, study_lock
 
 
 def _connect(url: str, application_name: str) -> psycopg.Connection:

@@ -19,10 +19,10 @@ import pytest
 from optuna.trial import TrialState
 from sqlalchemy.engine import make_url
 
-from search.budget import Claim, claim_trial
-from search.heartbeat import first_beat
-from search.lock import study_lock
-from search.storage import open_storage
+from search.coordination.budget import Claim, claim_trial
+from search.coordination.heartbeat import first_beat
+from search.coordination.lock import study_lock
+from search.coordination.storage import open_storage
 
 optuna.logging.set_verbosity(optuna.logging.WARNING)
 

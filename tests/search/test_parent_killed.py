@@ -11,7 +11,7 @@ from pathlib import Path
 import optuna
 from optuna.trial import TrialState
 
-from search.storage import open_storage
+from search.coordination.storage import open_storage
 
 from .conftest import start_search
 

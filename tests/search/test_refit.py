@@ -18,9 +18,10 @@ from model import predict_proba
 from model.card import ModelCard
 from model.export import export_model, read_card
 from model.scoring import base_rate_probs
-from search import refit, report
-from search.records import StudySettings
-from search.study_data import data_for_study
+from search import refit
+from search.report import page as report
+from search.trial.records import StudySettings
+from search.trial.study_data import data_for_study
 
 SETTINGS = {"data": "synthetic", "image_size": 32, "space": "demo", "metric": "macro",
             "epochs": 1, "synthetic_n": 300, "seed": 0}  # fmt: skip

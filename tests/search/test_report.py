@@ -23,7 +23,7 @@ from model.groups import group_report
 from model.intervals import split_intervals
 from model.scoring import split_scores
 from model.trust import trust_levels
-from search import report
+from search.report import page as report
 from tests.cards import tiny_card
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"

@@ -11,10 +11,10 @@ import optuna
 import pytest
 from optuna.trial import TrialState
 
-from search.objective import Objective
-from search.report import main as report_main
+from search.coordination.storage import STORAGE_ENV, open_storage
+from search.report.page import main as report_main
 from search.run import _child_arguments, build_parser, config_from_args, main
-from search.storage import STORAGE_ENV, open_storage
+from search.trial.objective import Objective
 
 from .conftest import TINY_RUN, start_search
 
@@ -153,7 +153,7 @@ class _AlwaysPrune(optuna.pruners.BasePruner):
 
 
 def test_a_pruner_that_says_prune_stops_the_trial_after_one_epoch(in_search_home):
-    from search.study_data import prepare_data
+    from search.trial.study_data import prepare_data
 
     data = prepare_data("synthetic", image_size=16, synthetic_n=300, seed=0)
     study = optuna.create_study(direction="maximize", pruner=_AlwaysPrune())

@@ -8,8 +8,8 @@ import pytest
 from model import ModelParams
 from search.config import RunConfig
 from search.errors import ConfigError
-from search.space import SPACES, get_space
-from search.study import make_sampler
+from search.trial.space import SPACES, get_space
+from search.trial.study import make_sampler
 
 optuna.logging.set_verbosity(optuna.logging.WARNING)
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 import optuna
 
 from search.config import RunConfig
-from search.space import get_space
-from search.storage import open_storage
-from search.study import create_or_load_study
+from search.coordination.storage import open_storage
+from search.trial.space import get_space
+from search.trial.study import create_or_load_study
 
 optuna.logging.set_verbosity(optuna.logging.WARNING)
 

@@ -16,8 +16,8 @@ from typing import Any
 import optuna
 from optuna.trial import FrozenTrial
 
+from search.coordination.storage import retry_storage
 from search.errors import StorageError
-from search.storage import retry_storage
 
 __all__ = ["EXPORT_ATTR", "ExportRecord", "StudySettings", "TrialRecord"]
 

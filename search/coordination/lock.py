@@ -17,8 +17,8 @@ from pathlib import Path
 
 import sqlalchemy
 
+from search.coordination.storage import parse_url, postgres_connect_args, sqlite_path
 from search.errors import StorageError
-from search.storage import parse_url, postgres_connect_args, sqlite_path
 
 __all__ = ["GIVE_UP_AFTER_S", "WARN_AFTER_S", "advisory_key", "lock_path_for", "study_lock"]
 

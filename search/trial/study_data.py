@@ -6,7 +6,7 @@ from pathlib import Path
 
 from common.paths import SYNTHETIC
 from data import CelebaData, DataError, ensure_synthetic, load, prepare_cache
-from search.records import StudySettings
+from search.trial.records import StudySettings
 
 __all__ = ["HOW_TO_GET_CELEBA", "data_for_study", "prepare_data"]
 

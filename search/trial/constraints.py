@@ -3,7 +3,7 @@
 The objective measures a configuration before training it and records these values with
 `trial.set_constraint` (Optuna 5's replacement for TPESampler's `constraints_func`), so
 TPE learns where the feasible region is, even from trials it never trained. Refit reads
-the same figures back from the trial's record (search/records.py).
+the same figures back from the trial's record (search/trial/records.py).
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from optuna.trial import FrozenTrial
 
-from search.records import TrialRecord
+from search.trial.records import TrialRecord
 
 __all__ = ["Constraints"]
 

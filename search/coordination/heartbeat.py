@@ -12,7 +12,7 @@ import threading
 
 import optuna
 
-from search.storage import storage_reason
+from search.coordination.storage import storage_reason
 
 __all__ = ["Heartbeat", "first_beat"]
 
@@ -23,7 +23,7 @@ def first_beat(study: optuna.Study, trial: optuna.Trial) -> None:
     """Beat at once, while the claim's lock is held, so a new trial is never without a beat.
 
     If this beat fails, the trial is still recognised later: a RUNNING trial with no beat
-    after the grace period is failed as orphaned (search.storage.OrphanAwareStorage).
+    after the grace period is failed as orphaned (search.coordination.storage.OrphanAwareStorage).
     """
     # Neither Study nor Trial exposes its storage or id publicly; the heartbeat API needs both.
     study._storage.record_heartbeat(trial._trial_id)

@@ -17,10 +17,10 @@ from data import CelebaData
 from model import EpochResult, Metrics, evaluate, gpu_available, predict_proba, train
 from model.latency import measure_footprint
 from model.training import MIXED_POLICY
-from search.constraints import Constraints
-from search.records import TrialRecord
-from search.space import get_space
-from search.storage import retry_storage
+from search.coordination.storage import retry_storage
+from search.trial.constraints import Constraints
+from search.trial.records import TrialRecord
+from search.trial.space import get_space
 
 __all__ = ["Objective"]
 

@@ -6,10 +6,10 @@ import numpy as np
 import optuna
 
 from search.config import DEFAULT_STUDY, RunConfig, check_study_name
+from search.coordination.storage import mask_url, open_storage, retry_storage
 from search.errors import ConfigError, StorageError
-from search.records import StudySettings
-from search.space import get_space
-from search.storage import mask_url, open_storage, retry_storage
+from search.trial.records import StudySettings
+from search.trial.space import get_space
 
 __all__ = [
     "STUDY_CHOICE_HELP",
@@ -42,7 +42,7 @@ def make_sampler(
         return optuna.samplers.RandomSampler(seed=seed)
     if config.sampler == "grid":
         return optuna.samplers.GridSampler(get_space(config.space).grid, seed=seed)
-    # Constraints reach TPE through each trial's set_constraint (search/objective.py).
+    # Constraints reach TPE through each trial's set_constraint (search/trial/objective.py).
     return optuna.samplers.TPESampler(
         seed=seed,
         n_startup_trials=max(3, min(10, config.expected_trials // 4)),

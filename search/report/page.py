@@ -27,18 +27,18 @@ import optuna.visualization.matplotlib as optuna_plots
 from optuna.trial import FrozenTrial, TrialState
 
 from common.atomic import install, temp_dir_for
-from common.cli import run_command, short
+from common.cli import fig, run_command, short
 from common.errors import UserError
 from common.paths import export_dir, report_dir
 from model.card import CARD_NAME, GroupReport, ModelCard
 from model.card_text import interval_text
 from model.errors import ExportError
 from model.export import read_card
-from search.decisions_view import decisions_view
-from search.records import ExportRecord, TrialRecord
-from search.storage import STORAGE_HELP, mask_url, resolve_storage_url, retry_storage
-from search.study import STUDY_CHOICE_HELP, load_existing_study
-from search.tradeoff import pareto_front
+from search.coordination.storage import STORAGE_HELP, mask_url, resolve_storage_url, retry_storage
+from search.report.decisions import decisions_view
+from search.report.tradeoff import pareto_front
+from search.trial.records import ExportRecord, TrialRecord
+from search.trial.study import STUDY_CHOICE_HELP, load_existing_study
 
 __all__ = ["Report", "main", "write_report"]
 
@@ -66,7 +66,7 @@ _SECTIONS = {
                  "(see below)."),
 }  # fmt: skip
 _TEMPLATES = jinja2.Environment(
-    loader=jinja2.PackageLoader("search", "templates"),
+    loader=jinja2.PackageLoader("search.report", "templates"),
     autoescape=True,
     undefined=jinja2.StrictUndefined,
 )
@@ -351,10 +351,10 @@ def _summary_cards(attrs: dict, report: Report) -> list[tuple[str, str]]:
     if report.card is not None:
         test, bounds = report.card.test, report.card.test_intervals
         macro = "" if bounds is None else f", 95% {interval_text(bounds.macro_auc)}"
-        cards.append((_fig(test.macro_auc), f"exported model: test macro AUC{macro}"))
+        cards.append((fig(test.macro_auc), f"exported model: test macro AUC{macro}"))
         notebook = report.card.notebook_test_micro_auc
         micro = "" if bounds is None else f"95% {interval_text(bounds.micro_auc)}, "
-        cards.append((_fig(test.micro_auc), f"test micro AUC ({micro}notebook {notebook})"))
+        cards.append((fig(test.micro_auc), f"test micro AUC ({micro}notebook {notebook})"))
     return cards
 
 
@@ -364,19 +364,15 @@ def _trial_row(trial: FrozenTrial, names: list[str]) -> list[str]:
         f"#{trial.number}",
         f"{trial.value:.4f}",
         *(short(trial.params.get(n)) for n in names),
-        _fig(record.test_micro_auc),
-        _fig(record.test_macro_auc),
-        _fig(record.test_mean_accuracy),
+        fig(record.test_micro_auc),
+        fig(record.test_macro_auc),
+        fig(record.test_mean_accuracy),
         "-" if record.epochs_run is None else str(record.epochs_run),
-        _fig(record.seconds_per_epoch, 1),
+        fig(record.seconds_per_epoch, 1),
     ]
 
 
-def _fig(value: float | None, digits: int = 4) -> str:
-    return "-" if value is None else f"{value:.{digits}f}"
-
-
-def print_summary(study: optuna.Study, report: Report) -> None:
+def print_report(study: optuna.Study, report: Report) -> None:
     c = report.counts
     print(
         f"study {study.study_name!r}: {c['complete']} complete, {c['pruned']} pruned, "
@@ -389,8 +385,8 @@ def print_summary(study: optuna.Study, report: Report) -> None:
         bounds = report.card.test_intervals
         macro = "" if bounds is None else f" (95% {interval_text(bounds.macro_auc)})"
         micro = "" if bounds is None else f" (95% {interval_text(bounds.micro_auc)})"
-        print(f"exported model: test macro AUC {_fig(test.macro_auc)}{macro}, micro AUC "
-              f"{_fig(test.micro_auc)}{micro} (notebook {notebook})")  # fmt: skip
+        print(f"exported model: test macro AUC {fig(test.macro_auc)}{macro}, micro AUC "
+              f"{fig(test.micro_auc)}{micro} (notebook {notebook})")  # fmt: skip
     for note in report.notes:
         print(f"note: {note}")
     print(f"report: {report.out / 'index.html'} ({len(report.images)} plots)")
@@ -422,7 +418,7 @@ def _report(args: argparse.Namespace) -> None:
         report = write_report(study, out, storage_label=mask_url(url))
     except OSError as exc:
         raise UserError(f"cannot write the report to {out}: {exc.strerror or exc}") from None
-    print_summary(study, report)
+    print_report(study, report)
 
 
 if __name__ == "__main__":

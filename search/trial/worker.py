@@ -17,23 +17,24 @@ from optuna.trial import TrialState
 from common.cli import short
 from data import CelebaData
 from model import NonFiniteLossError
-from search.budget import (
+from search.config import RunConfig
+from search.coordination.budget import (
     Claim,
     ClaimResult,
+    EpochBudget,
     budget_spent,
     claim_trial,
     enqueue_warm_starts,
+    epochs_reported,
 )
-from search.config import RunConfig
-from search.epoch_budget import EpochBudget, epochs_reported
+from search.coordination.heartbeat import Heartbeat
+from search.coordination.interrupts import Interrupts
+from search.coordination.lock import study_lock
+from search.coordination.storage import open_storage, retry_storage
 from search.errors import ConfigError
-from search.heartbeat import Heartbeat
-from search.interrupts import Interrupts
-from search.lock import study_lock
-from search.objective import Objective
-from search.records import TrialRecord
-from search.storage import open_storage, retry_storage
-from search.study import create_or_load_study
+from search.trial.objective import Objective
+from search.trial.records import TrialRecord
+from search.trial.study import create_or_load_study
 
 __all__ = ["WorkerSummary", "run_worker"]
 
