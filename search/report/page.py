@@ -49,6 +49,7 @@ __all__ = [
     "Report",
     "attributes_figure",
     "curves_figure",
+    "history_figure",
     "history_points",
     "main",
     "notebook_caveat",
@@ -183,7 +184,10 @@ def _draw(
     folder: Path,
 ) -> None:
     complete = [t for t in trials if t.state == TrialState.COMPLETE]
-    if _plot_history(trials, study.direction, metric, folder / "history.png"):
+    history = history_figure(trials, study.direction, metric)
+    if history is not None:
+        history.savefig(folder / "history.png", dpi=110)
+        plt.close(history)
         report.images.append("history.png")
     elif not trials:
         report.notes.append("the study has no trials yet")
@@ -262,12 +266,13 @@ def history_points(
     return points
 
 
-def _plot_history(
-    trials: list[FrozenTrial], direction: optuna.study.StudyDirection, metric: str, path: Path
-) -> bool:
+def history_figure(
+    trials: list[FrozenTrial], direction: optuna.study.StudyDirection, metric: str
+) -> plt.Figure | None:
+    """Complete and pruned trials against their number; None where no trial has a value."""
     points = history_points(trials, direction)
     if not points["complete"] and not points["pruned"]:
-        return False
+        return None
     fig, ax = plt.subplots(figsize=(8, 4.5))
     if points["pruned"]:
         ax.scatter(*zip(*points["pruned"], strict=True), marker="x", color=_GREY, zorder=2,
@@ -282,9 +287,7 @@ def _plot_history(
     ax.set_ylabel(metric)
     ax.legend(fontsize=8)
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return True
+    return fig
 
 
 def curves_figure(trials: list[FrozenTrial], top: list[FrozenTrial], metric: str) -> plt.Figure:
