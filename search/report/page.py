@@ -20,6 +20,7 @@ import logging
 import math
 import shutil
 import warnings
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -29,6 +30,7 @@ import numpy as np
 import optuna
 import optuna.visualization.matplotlib as optuna_plots
 from matplotlib.ticker import MaxNLocator
+from matplotlib.transforms import Bbox
 from optuna.trial import FrozenTrial, TrialState
 
 from common.atomic import install, temp_dir_for
@@ -411,14 +413,19 @@ def _plot_tradeoff(complete: list[FrozenTrial], path: Path) -> bool:
         ax.scatter(costs, aucs, color=_BLUE, alpha=0.6, label="trial")
         ax.plot([costs[i] for i in front], [aucs[i] for i in front], "o-", color=_RED,
                 label="Pareto front")  # fmt: skip
-        labels.append((ax, [((costs[i], aucs[i]), f"#{numbers[i]}") for i in front]))
+        front_labels = [((costs[i], aucs[i]), f"#{numbers[i]}") for i in front]
+        labels.append((ax, front_labels, list(zip(costs, aucs, strict=True))))
+        # from 0: costs compare as ratios, and a zoomed axis turns noise into gaps
+        ax.set_xlim(0, 1.08 * max(costs))
         _style(ax, f"Validation macro AUC vs {label.split(' (')[0]}", label)
-        ax.legend(fontsize=8)
+        # below the axes: the front's points sit in any corner
+        ax.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.14), ncol=2,
+                  frameon=False)  # fmt: skip
     axes[0].set_ylabel("validation macro AUC")
     if drawn:
         fig.tight_layout()
-        for ax, points in labels:  # once the layout is fixed, so label boxes are final
-            _place_labels(ax, points)
+        for ax, points, markers in labels:  # once the layout is fixed: label boxes are final
+            _place_labels(ax, points, markers)
         fig.savefig(path, dpi=110)
     plt.close(fig)
     return drawn
@@ -431,11 +438,19 @@ _LABEL_SPOTS = (
 )  # fmt: skip
 
 
-def _place_labels(ax: plt.Axes, points: list[tuple[tuple[float, float], str]]) -> None:
-    """Label each point at the first spot that covers no label already placed (the front's
-    points often sit close together); the first spot where all are taken."""
+def _place_labels(
+    ax: plt.Axes,
+    points: list[tuple[tuple[float, float], str]],
+    markers: Sequence[tuple[float, float]] = (),
+) -> None:
+    """Label each point at the first spot that covers no label already placed and no marker
+    (the front's points often sit close together); the first spot where all are taken."""
     renderer = ax.figure.canvas.get_renderer()
-    taken = []
+    radius = 4  # pixels around a marker's centre that a label must leave free
+    taken = [
+        Bbox.from_extents(x - radius, y - radius, x + radius, y + radius)
+        for x, y in ax.transData.transform(np.reshape(markers, (-1, 2)))
+    ]
     for xy, text in points:
         for dx, dy, align in _LABEL_SPOTS:
             note = ax.annotate(text, xy, fontsize=7, textcoords="offset points",
