@@ -2,28 +2,35 @@
 
     python -m search.report [--study NAME] [--storage URL] [--out DIR]
 
-Writes `studies/<study>/report/` (or DIR): index.html, PNGs of the optimisation history,
-the parameter importances and every trial's validation curve (Optuna's own matplotlib
-plots), every trial as trials.csv and, when the study's best trial was refitted and
-exported, the exported model's per-attribute test AUC and accuracy. The page comes from
-a Jinja2 template with autoescaping, so nothing a study or a card holds can inject markup.
+Writes `studies/<study>/report/` (or DIR): index.html, PNGs of the optimisation history
+(complete and pruned trials), the parameter importances (Optuna's plot) and every trial's
+validation curve, every trial as trials.csv (nested values as JSON) and, when the study's
+best trial was refitted and exported, the exported model's per-attribute test AUC (with its
+intervals) and accuracy. Every headline figure names the data it was measured on. The page
+comes from a Jinja2 template with autoescaping, so nothing a study or a card holds can inject
+markup.
 The folder is built under a temporary name and swapped into place.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import math
 import shutil
 import warnings
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import jinja2
 import matplotlib.pyplot as plt
+import numpy as np
 import optuna
 import optuna.visualization.matplotlib as optuna_plots
+from matplotlib.ticker import MaxNLocator
+from matplotlib.transforms import Bbox
 from optuna.trial import FrozenTrial, TrialState
 
 from common.atomic import install, temp_dir_for
@@ -40,26 +47,47 @@ from search.report.tradeoff import pareto_front
 from search.trial.records import ExportRecord, TrialRecord
 from search.trial.study import STUDY_CHOICE_HELP, load_existing_study
 
-__all__ = ["Report", "main", "write_report"]
+__all__ = [
+    "Report",
+    "attributes_figure",
+    "curves_figure",
+    "history_figure",
+    "history_points",
+    "main",
+    "notebook_caveat",
+    "source_text",
+    "write_csv",
+    "write_report",
+]
 
 log = logging.getLogger(__name__)
 
 TOP_TABLE = 10  # rows of the best-trials table
-MAX_LEGEND = 12  # trials named in the curves' legend; more are drawn without one
+TOP_CURVES = 4  # the best trials' curves drawn in colour and named; the rest are grey
+# Importances from fewer complete trials than this are read as a hint, not a ranking: with a
+# handful of trials one parameter can take nearly all of the spread by chance.
+IMPORTANCE_MIN_TRIALS = 20
 CSV_NAME = "trials.csv"
-_BLUE, _ORANGE, _RED = "#1f77b4", "#ff7f0e", "#d62728"
+_BLUE, _ORANGE, _RED, _GREEN = "#1f77b4", "#ff7f0e", "#d62728", "#2ca02c"
+_GREY, _LIGHT_GREY = "#8c8c8c", "#c8c8c8"
 _SECTIONS = {
     "history.png": ("Optimisation history", "Every complete trial's objective value and the "
-                    "best so far."),
+                    "best so far; pruned trials (stopped early by the pruner or the epoch "
+                    "budget) at the last value they reported, which is not a final score."),
     "importances.png": ("Parameter importances", "How much each parameter explains of "
                         "the spread between the best trials and the rest (PED-ANOVA)."),
-    "curves.png": ("Validation curves", "The value each trial reported after every epoch; "
-                   "the pruner stopped the short ones."),
+    "curves.png": ("Validation curves", "The value each trial reported after every epoch: "
+                   "the best trials in colour, the others grey (pruned ones dashed)."),
     "tradeoff.png": ("Accuracy against cost", "Each complete trial's validation macro AUC "
                      "against its batch-1 latency and its parameters; the line joins the "
-                     "Pareto front (no other trial is both cheaper and better)."),
+                     "Pareto front (no other trial is both cheaper and better). A trial's "
+                     "latency is one figure, the median of 5 warm predictions measured once "
+                     "on its worker while other trials may have been training: no spread was "
+                     "recorded, so differences of a fraction of a millisecond may be load."),
     "attributes.png": ("The exported model, attribute by attribute", "On the test split, "
-                       "which the search never used to select."),
+                       "which the search never used to select. AUC bars carry their 95% "
+                       "bootstrap intervals (none where an attribute has too few of one class "
+                       "to resample); accuracy has no per-attribute interval on the card."),
     "gaps.png": ("Who the model fails", "The largest gaps between groups on the test split "
                  "(the figure with the group attribute minus without it), with each gap's 95% "
                  "bootstrap interval and the groups' sizes; red: beyond sampling noise "
@@ -82,6 +110,7 @@ class Report:
     best: FrozenTrial | None
     images: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    caveats: dict[str, str] = field(default_factory=dict)  # image -> what to read it with
     card: ModelCard | None = None
     export_folder: Path | None = None
 
@@ -99,9 +128,9 @@ def write_report(study: optuna.Study, out: str | Path, *, storage_label: str = "
     tmp = temp_dir_for(report.out)
     tmp.chmod(0o755)
     try:
-        _draw(study, trials, complete, metric, report, tmp)
+        _draw(study, trials, ranked, metric, report, tmp)
         if trials:
-            study.trials_dataframe().to_csv(tmp / CSV_NAME, index=False)
+            write_csv(study, tmp / CSV_NAME)
         page = _page(study, report, ranked[:TOP_TABLE], metric, storage_label, bool(trials))
         (tmp / "index.html").write_text(page, encoding="utf-8")
         install(tmp, report.out)
@@ -111,6 +140,17 @@ def write_report(study: optuna.Study, out: str | Path, *, storage_label: str = "
     finally:
         plt.close("all")
     return report
+
+
+def write_csv(study: optuna.Study, path: Path) -> None:
+    """Every trial as a row; nested values (per-attribute AUCs, ...) as JSON, which any
+    reader can parse, not as Python's repr."""
+    frame = study.trials_dataframe()
+    for column in frame.columns[frame.dtypes == "object"]:
+        frame[column] = frame[column].map(
+            lambda v: json.dumps(v) if isinstance(v, dict | list | tuple) else v
+        )
+    frame.to_csv(path, index=False)
 
 
 def _find_export(study: optuna.Study, report: Report) -> None:
@@ -140,28 +180,37 @@ def _find_export(study: optuna.Study, report: Report) -> None:
 def _draw(
     study: optuna.Study,
     trials: list[FrozenTrial],
-    complete: list[FrozenTrial],
+    ranked: list[FrozenTrial],
     metric: str,
     report: Report,
     folder: Path,
 ) -> None:
-    with warnings.catch_warnings():  # Optuna marks its matplotlib plots experimental
+    complete = [t for t in trials if t.state == TrialState.COMPLETE]
+    history = history_figure(trials, study.direction, metric)
+    if history is not None:
+        history.savefig(folder / "history.png", dpi=110)
+        plt.close(history)
+        report.images.append("history.png")
+    elif not trials:
+        report.notes.append("the study has no trials yet")
+    # Optuna marks its matplotlib plots experimental, and its plot would leave its style set
+    with warnings.catch_warnings(), plt.style.context("default"):
         warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-        if complete:
-            _save(optuna_plots.plot_optimization_history(study, target_name=metric),
-                  folder / "history.png")  # fmt: skip
-            report.images.append("history.png")
-        elif not trials:
-            report.notes.append("the study has no trials yet")
         if _importances_can_be_told(study, complete, report.notes):
-            _save(optuna_plots.plot_param_importances(study, target_name=metric),
-                  folder / "importances.png")  # fmt: skip
+            axes = optuna_plots.plot_param_importances(study, target_name=metric)
+            if len(complete) < IMPORTANCE_MIN_TRIALS:
+                report.caveats["importances.png"] = _importance_caveat(len(complete))
+                axes.set_title(f"Hyperparameter importances\nfrom only {len(complete)} "
+                               "complete trials: a rough hint", loc="left")  # fmt: skip
+            _save(axes, folder / "importances.png")
             report.images.append("importances.png")
-        if any(t.intermediate_values for t in trials):
-            _save(_curves(study, metric), folder / "curves.png")
-            report.images.append("curves.png")
-        elif trials:
-            report.notes.append("no trial reported a validation value yet: no curves")
+    if any(t.intermediate_values for t in trials):
+        figure = curves_figure(trials, ranked[:TOP_CURVES], metric)
+        figure.savefig(folder / "curves.png", dpi=110)
+        plt.close(figure)
+        report.images.append("curves.png")
+    elif trials:
+        report.notes.append("no trial reported a validation value yet: no curves")
     if _plot_tradeoff(complete, folder / "tradeoff.png"):
         report.images.append("tradeoff.png")
     if report.card is not None:
@@ -170,6 +219,14 @@ def _draw(
         if report.card.groups is not None and report.card.groups.largest:
             _plot_gaps(report.card.groups, folder / "gaps.png")
             report.images.append("gaps.png")
+
+
+def _importance_caveat(n_complete: int) -> str:
+    return (
+        f"These importances come from {n_complete} complete trials (fewer than "
+        f"{IMPORTANCE_MIN_TRIALS}): with so few, one parameter can take most of the spread by "
+        "chance and another run of the search may rank them differently. Read them as a hint."
+    )
 
 
 def _importances_can_be_told(
@@ -192,13 +249,81 @@ def _importances_can_be_told(
     return True
 
 
-def _curves(study: optuna.Study, metric: str) -> plt.Axes:
-    axes = optuna_plots.plot_intermediate_values(study)
-    axes.set_xlabel("epoch")
-    axes.set_ylabel(metric)
-    if len(axes.get_lines()) > MAX_LEGEND:  # a legend of dozens of trials hides the plot
-        axes.get_legend().remove()
-    return axes
+def history_points(
+    trials: list[FrozenTrial], direction: optuna.study.StudyDirection
+) -> dict[str, list[tuple[int, float]]]:
+    """(trial number, value) per series of the history plot: complete trials at their value,
+    the best complete value so far, and pruned trials at the last value they reported."""
+    better = max if direction == optuna.study.StudyDirection.MAXIMIZE else min
+    points: dict[str, list[tuple[int, float]]] = {"complete": [], "best": [], "pruned": []}
+    best: float | None = None
+    for trial in sorted(trials, key=lambda t: t.number):
+        if trial.state == TrialState.COMPLETE and trial.value is not None:
+            points["complete"].append((trial.number, trial.value))
+            best = trial.value if best is None else better(best, trial.value)
+            points["best"].append((trial.number, best))
+        elif trial.state == TrialState.PRUNED and trial.intermediate_values:
+            last = max(trial.intermediate_values)
+            points["pruned"].append((trial.number, trial.intermediate_values[last]))
+    return points
+
+
+def history_figure(
+    trials: list[FrozenTrial], direction: optuna.study.StudyDirection, metric: str
+) -> plt.Figure | None:
+    """Complete and pruned trials against their number; None where no trial has a value."""
+    points = history_points(trials, direction)
+    if not points["complete"] and not points["pruned"]:
+        return None
+    fig, ax = plt.subplots(figsize=(8, 4.5))
+    if points["pruned"]:
+        ax.scatter(*zip(*points["pruned"], strict=True), marker="x", color=_GREY, zorder=2,
+                   label=f"pruned ({len(points['pruned'])}): last value reported")  # fmt: skip
+    if points["complete"]:
+        ax.scatter(*zip(*points["complete"], strict=True), color=_BLUE, zorder=3,
+                   label=f"complete ({len(points['complete'])}): final value")  # fmt: skip
+        ax.step(*zip(*points["best"], strict=True), where="post", color=_RED, zorder=4,
+                label="best complete so far")  # fmt: skip
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    _style(ax, "Optimisation history", "trial")
+    ax.set_ylabel(metric)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def curves_figure(trials: list[FrozenTrial], top: list[FrozenTrial], metric: str) -> plt.Figure:
+    """Every trial's per-epoch values: the best few in colour and named, the rest grey, so a
+    legend of a handful of entries tells the curves apart however many trials there are."""
+    fig, ax = plt.subplots(figsize=(8, 4.5))
+    named = {t.number for t in top}
+    rest: dict[str, plt.Line2D] = {}
+    for trial in trials:
+        if trial.number in named or not trial.intermediate_values:
+            continue
+        steps = sorted(trial.intermediate_values)
+        finished = trial.state == TrialState.COMPLETE
+        # markers, so that a trial pruned after its first epoch still shows as a point
+        (line,) = ax.plot(steps, [trial.intermediate_values[s] for s in steps], marker=".",
+                          color=_GREY if finished else _LIGHT_GREY,
+                          linestyle="-" if finished else "--", linewidth=1, zorder=1)  # fmt: skip
+        rest.setdefault("other complete trials" if finished else "pruned or unfinished", line)
+    colours = (_RED, _BLUE, _ORANGE, _GREEN)  # as many as TOP_CURVES
+    best: list[tuple[plt.Line2D, str]] = []
+    for rank, trial in enumerate(top):
+        steps = sorted(trial.intermediate_values)
+        (line,) = ax.plot(steps, [trial.intermediate_values[s] for s in steps], marker="o",
+                          markersize=3, color=colours[rank], linewidth=2.4 if rank == 0 else 1.4,
+                          zorder=3 + len(top) - rank)  # fmt: skip
+        name = f"best: #{trial.number}" if rank == 0 else f"#{trial.number}"
+        best.append((line, f"{name} ({trial.value:.4f})"))
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    _style(ax, "Validation value after every epoch", "epoch")
+    ax.set_ylabel(metric)
+    ax.legend([h for h, _ in best] + list(rest.values()), [n for _, n in best] + list(rest),
+              fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)  # fmt: skip
+    fig.tight_layout()
+    return fig
 
 
 def _save(axes: plt.Axes, path: Path) -> None:
@@ -209,14 +334,28 @@ def _save(axes: plt.Axes, path: Path) -> None:
 
 
 def _plot_attributes(card: ModelCard, path: Path) -> None:
+    fig = attributes_figure(card)
+    fig.savefig(path, dpi=110, bbox_inches="tight")  # keeps the legend below the axes
+    plt.close(fig)
+
+
+def attributes_figure(card: ModelCard) -> plt.Figure:
+    """Test AUC (with its 95% intervals) and accuracy per attribute, bars from 0 so their
+    lengths compare; the data source in the titles."""
     per = card.test.per_attribute
     names = sorted(card.attr_names, key=lambda n: per[n].auc or 0)
     auc = [per[n].auc if per[n].auc is not None else math.nan for n in names]
+    bounds = {} if card.test_intervals is None else card.test_intervals.per_attribute_auc
+    # an attribute without an interval (too few of one class) gets no whisker, not a zero one
+    errors = [[a - b.low, b.high - a] if (b := bounds.get(n)) is not None and not math.isnan(a)
+              else [math.nan, math.nan] for n, a in zip(names, auc, strict=True)]  # fmt: skip
+    source = source_text(card.data.source)
     fig, (left, right) = plt.subplots(1, 2, figsize=(11, 0.24 * len(names) + 1.6), sharey=True)
-    left.barh(names, [a - 0.5 for a in auc], left=0.5, color=_BLUE)
-    left.axvline(0.5, color="black", linewidth=0.8)
-    left.set_xlim(min([0.4, *(a - 0.02 for a in auc if not math.isnan(a))]), 1.0)
-    _style(left, "Test AUC per attribute (0.5 = chance)", "AUC")
+    left.barh(names, auc, color=_BLUE, xerr=np.array(errors).T, ecolor="black",
+              error_kw={"elinewidth": 0.8, "capsize": 2})  # fmt: skip
+    left.axvline(0.5, color="black", linewidth=0.8, linestyle="--")
+    left.set_xlim(0, 1.0)
+    _style(left, f"Test AUC per attribute, {source}\n(95% intervals; dashed: chance)", "AUC")
     right.barh(names, [per[n].accuracy_tuned for n in names], color=_ORANGE,
                label="at tuned thresholds")  # fmt: skip
     right.scatter([per[n].accuracy for n in names], names, color="black", s=10, zorder=3,
@@ -224,15 +363,15 @@ def _plot_attributes(card: ModelCard, path: Path) -> None:
     base = card.base_rate_test.per_attribute_accuracy
     right.scatter([base[n] for n in names], names, color=_RED, marker="|", s=120, zorder=4,
                   label="base rate (always the majority)")  # fmt: skip
-    right.set_xlim(min([0.4, *(per[n].accuracy_tuned - 0.02 for n in names)]), 1.0)
-    _style(right, "Test accuracy per attribute", "accuracy")
+    right.set_xlim(0, 1.0)
+    _style(right, f"Test accuracy per attribute, {source}", "accuracy")
     right.legend(loc="upper center", bbox_to_anchor=(0.5, -0.045), ncol=3, fontsize=8,
                  frameon=False)  # fmt: skip
     for ax in (left, right):
         ax.tick_params(axis="y", labelsize=8)
         ax.grid(axis="y", visible=False)
     fig.tight_layout()
-    fig.savefig(path, dpi=110, bbox_inches="tight")  # keeps the legend below the axes
+    return fig
 
 
 def _plot_gaps(groups: GroupReport, path: Path) -> None:
@@ -257,9 +396,12 @@ def _plot_tradeoff(complete: list[FrozenTrial], path: Path) -> bool:
     """Val macro AUC vs latency and vs parameters with the front marked; False: no figures."""
     records = [(t.number, TrialRecord.of(t)) for t in complete]
     fig, axes = plt.subplots(1, 2, figsize=(11, 4.2), sharey=True)
-    drawn = False
+    drawn, labels = False, []
     for ax, cost, label in zip(
-        axes, ("latency_ms", "n_params"), ("batch-1 latency (ms)", "parameters"), strict=True
+        axes,
+        ("latency_ms", "n_params"),
+        ("batch-1 latency (ms, measured once per trial)", "parameters"),
+        strict=True,
     ):
         points = [(n, getattr(r, cost), r.val_macro_auc) for n, r in records
                   if getattr(r, cost) is not None and r.val_macro_auc is not None]  # fmt: skip
@@ -271,17 +413,58 @@ def _plot_tradeoff(complete: list[FrozenTrial], path: Path) -> bool:
         ax.scatter(costs, aucs, color=_BLUE, alpha=0.6, label="trial")
         ax.plot([costs[i] for i in front], [aucs[i] for i in front], "o-", color=_RED,
                 label="Pareto front")  # fmt: skip
-        for i in front:
-            ax.annotate(f"#{numbers[i]}", (costs[i], aucs[i]), fontsize=7,
-                        textcoords="offset points", xytext=(3, 3))  # fmt: skip
-        _style(ax, f"Validation macro AUC vs {label}", label)
-        ax.legend(fontsize=8)
+        front_labels = [((costs[i], aucs[i]), f"#{numbers[i]}") for i in front]
+        labels.append((ax, front_labels, list(zip(costs, aucs, strict=True))))
+        # from 0: costs compare as ratios, and a zoomed axis turns noise into gaps
+        ax.set_xlim(0, 1.08 * max(costs))
+        _style(ax, f"Validation macro AUC vs {label.split(' (')[0]}", label)
+        # below the axes: the front's points sit in any corner
+        ax.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.14), ncol=2,
+                  frameon=False)  # fmt: skip
     axes[0].set_ylabel("validation macro AUC")
     if drawn:
         fig.tight_layout()
+        for ax, points, markers in labels:  # once the layout is fixed: label boxes are final
+            _place_labels(ax, points, markers)
         fig.savefig(path, dpi=110)
     plt.close(fig)
     return drawn
+
+
+# Where a point's label may go, tried in turn: right above, right below, left above, ...
+_LABEL_SPOTS = (
+    (4, 3, "left"), (4, -11, "left"), (-4, 3, "right"), (-4, -11, "right"),
+    (4, 12, "left"), (4, -20, "left"), (-4, 12, "right"), (-4, -20, "right"),
+)  # fmt: skip
+
+
+def _place_labels(
+    ax: plt.Axes,
+    points: list[tuple[tuple[float, float], str]],
+    markers: Sequence[tuple[float, float]] = (),
+) -> None:
+    """Label each point at the first spot that covers no label already placed and no marker
+    (the front's points often sit close together); the first spot where all are taken."""
+    renderer = ax.figure.canvas.get_renderer()
+    radius = 4  # pixels around a marker's centre that a label must leave free
+    taken = [
+        Bbox.from_extents(x - radius, y - radius, x + radius, y + radius)
+        for x, y in ax.transData.transform(np.reshape(markers, (-1, 2)))
+    ]
+    for xy, text in points:
+        for dx, dy, align in _LABEL_SPOTS:
+            note = ax.annotate(text, xy, fontsize=7, textcoords="offset points",
+                               xytext=(dx, dy), ha=align)  # fmt: skip
+            box = note.get_window_extent(renderer)
+            if not any(box.overlaps(other) for other in taken):
+                break
+            note.remove()
+        else:
+            dx, dy, align = _LABEL_SPOTS[0]
+            note = ax.annotate(text, xy, fontsize=7, textcoords="offset points",
+                               xytext=(dx, dy), ha=align)  # fmt: skip
+            box = note.get_window_extent(renderer)
+        taken.append(box)
 
 
 def _style(ax: plt.Axes, title: str, xlabel: str) -> None:
@@ -300,23 +483,29 @@ def _page(
     with_csv: bool,
 ) -> str:
     attrs = study.user_attrs
-    cards = _summary_cards(attrs, report)
+    cards = _summary_cards(attrs, report, metric)
     names = sorted({k for t in top for k in t.params})
     settings_line = (
-        f"data {attrs.get('data', '?')}, {attrs.get('image_size', '?')} px, space "
+        f"data: {source_text(attrs.get('data'))}, {attrs.get('image_size', '?')} px, space "
         f"{attrs.get('space', '?')}, up to {attrs.get('epochs', '?')} epochs per trial"
     )
     return _TEMPLATES.get_template("report.html").render(
         study_name=study.study_name,
         storage_label=storage_label,
         settings_line=settings_line,
+        study_source=source_text(attrs.get("data")),
         metric=metric,
         cards=cards,
         notes=report.notes,
         sections=[
-            {"image": image, "title": _SECTIONS[image][0], "caption": _SECTIONS[image][1]}
+            {
+                "image": image,
+                "title": _SECTIONS[image][0],
+                "caption": _SECTIONS[image][1],
+                "caveat": report.caveats.get(image),
+            }
             for image in report.images
-        ],
+        ],  # fmt: skip
         top_headings=[
             "trial",
             metric,
@@ -329,14 +518,34 @@ def _page(
         ],  # fmt: skip
         top=[_trial_row(t, names) for t in top],
         card=report.card,
+        card_source=None if report.card is None else source_text(report.card.data.source),
+        notebook_caveat=None if report.card is None else notebook_caveat(report.card),
         export_folder=str(report.export_folder),
         decisions=None if report.card is None else decisions_view(report.card),
         csv=CSV_NAME if with_csv else None,
     )
 
 
-def _summary_cards(attrs: dict, report: Report) -> list[tuple[str, str]]:
-    """(figure, caption) pairs for the page's head: trials, best, budget, exported model."""
+def source_text(source: str | None) -> str:
+    """What a study's or a card's data source (a CelebA folder or "synthetic") names."""
+    if source is None:
+        return "unrecorded data"
+    return "synthetic faces" if source == "synthetic" else f"CelebA ({source})"
+
+
+def notebook_caveat(card: ModelCard) -> str | None:
+    """Why the notebook's figure does not compare with a card's, None where it does."""
+    if card.data.source != "synthetic":
+        return None
+    return (
+        "trained and tested on synthetic faces; the notebook's figure is CelebA's, "
+        "so the two do not compare"
+    )
+
+
+def _summary_cards(attrs: dict, report: Report, metric: str) -> list[tuple[str, str]]:
+    """(figure, caption) pairs for the page's head: trials, best, budget, exported model;
+    every score says which data it was measured on."""
     counts = report.counts
     cards = [
         (counts["complete"], "complete trials"),
@@ -344,17 +553,21 @@ def _summary_cards(attrs: dict, report: Report) -> list[tuple[str, str]]:
         (counts["fail"], "failed"),
     ]
     if report.best is not None:
-        cards.append((f"{report.best.value:.4f}", f"best, trial #{report.best.number}"))
+        cards.append((f"{report.best.value:.4f}", f"best {metric}, trial "
+                      f"#{report.best.number}, on {source_text(attrs.get('data'))}"))  # fmt: skip
     if "budget_epochs" in attrs:
         spent = f"{attrs.get('epochs_spent', 0)} of {attrs['budget_epochs']}"
         cards.append((spent, "epochs spent of the budget"))
     if report.card is not None:
-        test, bounds = report.card.test, report.card.test_intervals
+        card = report.card
+        test, bounds, source = card.test, card.test_intervals, source_text(card.data.source)
         macro = "" if bounds is None else f", 95% {interval_text(bounds.macro_auc)}"
-        cards.append((fig(test.macro_auc), f"exported model: test macro AUC{macro}"))
-        notebook = report.card.notebook_test_micro_auc
-        micro = "" if bounds is None else f"95% {interval_text(bounds.micro_auc)}, "
-        cards.append((fig(test.micro_auc), f"test micro AUC ({micro}notebook {notebook})"))
+        micro = "" if bounds is None else f", 95% {interval_text(bounds.micro_auc)}"
+        cards.append((fig(test.macro_auc), f"exported model: test macro AUC on {source}{macro}"))
+        cards.append((fig(test.micro_auc), f"exported model: test micro AUC on {source}{micro}"))
+        caveat = notebook_caveat(card)
+        cards.append((fig(card.notebook_test_micro_auc), "the notebook's test micro AUC, on "
+                      f"CelebA{'' if caveat is None else f' ({caveat})'}"))  # fmt: skip
     return cards
 
 
@@ -379,14 +592,19 @@ def print_report(study: optuna.Study, report: Report) -> None:
         f"{c['fail']} failed"
     )
     if report.best is not None:
-        print(f"best trial #{report.best.number}: {report.best.value:.4f}")
+        print(f"best trial #{report.best.number}: {report.best.value:.4f} "
+              f"({source_text(study.user_attrs.get('data'))})")  # fmt: skip
     if report.card is not None:
         test, notebook = report.card.test, report.card.notebook_test_micro_auc
         bounds = report.card.test_intervals
         macro = "" if bounds is None else f" (95% {interval_text(bounds.macro_auc)})"
         micro = "" if bounds is None else f" (95% {interval_text(bounds.micro_auc)})"
-        print(f"exported model: test macro AUC {fig(test.macro_auc)}{macro}, micro AUC "
-              f"{fig(test.micro_auc)}{micro} (notebook {notebook})")  # fmt: skip
+        print(f"exported model on {source_text(report.card.data.source)}: test macro AUC "
+              f"{fig(test.macro_auc)}{macro}, micro AUC {fig(test.micro_auc)}{micro} "
+              f"(notebook on CelebA {notebook})")  # fmt: skip
+        caveat = notebook_caveat(report.card)
+        if caveat is not None:
+            print(f"note: {caveat}")
     for note in report.notes:
         print(f"note: {note}")
     print(f"report: {report.out / 'index.html'} ({len(report.images)} plots)")
