@@ -190,7 +190,7 @@ def _run_worker_processes(config: RunConfig) -> int:
 
 def _budget_met(config: RunConfig) -> bool:
     study = optuna.load_study(study_name=config.study, storage=open_storage(config.storage))
-    return budget_spent(study, config.trials)
+    return budget_spent(study, config.trials, max_untrained=config.untrained_limit)
 
 
 def _replace_this_process() -> None:
