@@ -1,11 +1,21 @@
-"""What one search run does, as a frozen config; presets are config as code."""
+"""What one search run does, as a frozen config: each setting declared once, here.
+
+Every field of `RunConfig` carries a `Setting` (its help, whether the study stores it), and the
+rest is derived from the fields: the command's flags and their help (search/run.py), the
+configuration handed to worker processes (as JSON, `config_to_json`), and the settings stored
+on the study and compared when it is resumed (`stored_settings`). Presets are config as code.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+import argparse
+import json
+import typing
+from dataclasses import Field, asdict, dataclass, field, fields, replace
+from typing import Any
 
 from common.paths import CELEBA, DEFAULT_STORAGE
-from search.coordination.storage import GRACE_PERIOD_S, parse_url, sqlite_path
+from search.coordination.storage import GRACE_PERIOD_S, STORAGE_ENV, parse_url, sqlite_path
 from search.errors import ConfigError
 from search.trial.space import SPACES
 
@@ -15,8 +25,15 @@ __all__ = [
     "PRUNERS",
     "SAMPLERS",
     "RunConfig",
+    "Setting",
+    "add_setting_flags",
     "apply_preset",
     "check_study_name",
+    "config_from_json",
+    "config_to_json",
+    "setting",
+    "setting_fields",
+    "stored_settings",
 ]
 
 DEFAULT_STUDY = "celeba"
@@ -24,38 +41,89 @@ SAMPLERS = ("tpe", "random", "grid")
 PRUNERS = ("hyperband", "median", "none")
 METRICS = ("macro", "micro")
 # Infeasible trials cost a latency measurement (about a second), not epochs: allow five per
-# fully trained trial the epoch budget pays for, and at least 20.
+# fully trained trial the budget pays for, and at least 20.
 UNTRAINED_PER_TRIAL = 5
 UNTRAINED_MIN = 20
+_SETTING = "setting"  # the key of a field's Setting in its metadata
+
+
+@dataclass(frozen=True)
+class Setting:
+    """How one field of the config appears outside the code."""
+
+    help: str
+    # stored on the study when it is created; a resumed run must ask the same, since the
+    # study's trials would measure something else otherwise
+    stored: bool = False
+    shown: str | None = None  # the default as --help states it, where the field's is not it
+    hidden: bool = False  # a flag left out of --help
+    flag: bool = True  # False: set in code only
+
+
+def setting(default: Any, help: str, **how: Any) -> Any:
+    return field(default=default, metadata={_SETTING: Setting(help, **how)})
 
 
 @dataclass(frozen=True)
 class RunConfig:
-    # the study's budget of finished (COMPLETE + PRUNED) trials; None: only epochs limit it
-    trials: int | None = 20
-    budget_epochs: int | None = None  # the study's budget of epochs over all trials
-    workers: int = 1  # worker processes on this machine
-    workers_per_gpu: int = 1  # the default --workers on a GPU machine: this many per GPU
-    storage: str = DEFAULT_STORAGE
-    study: str = DEFAULT_STUDY
-    data: str = str(CELEBA)  # a CelebA folder, or "synthetic"
-    image_size: int = 64
-    epochs: int = 5  # the notebook trained each configuration for 5 epochs
-    space: str = "wide"
-    sampler: str = "tpe"
-    pruner: str = "hyperband"
-    metric: str = "macro"  # the honest objective; "micro" is the notebook's number
-    seed: int = 0
-    synthetic_n: int = 5000  # faces generated when data is "synthetic"
-    grace_period: int = GRACE_PERIOD_S  # seconds without a heartbeat before a trial is failed
-    warm_start: bool = True  # enqueue the notebook's baseline and best configurations
-    max_failures: int = 5  # consecutive failed trials after which a worker gives up
+    trials: int | None = setting(
+        20,
+        "the study's budget of trained trials (complete, or pruned after training), shared by "
+        "every worker on every machine; configurations that break --max-params or "
+        "--max-latency-ms are recorded untrained and do not count",
+        shown="20; none when only --budget-epochs is given",
+    )
+    budget_epochs: int | None = setting(
+        None, "the study's budget of epochs over all trials and workers"
+    )
+    workers: int = setting(
+        1,
+        "worker processes here",
+        shown="--workers-per-gpu per GPU; on a CPU machine one per core, each using one",
+    )
+    workers_per_gpu: int = setting(1, "workers sharing each GPU when --workers is not given")
+    storage: str = setting(
+        DEFAULT_STORAGE, "SQLAlchemy URL", shown=f"${STORAGE_ENV}, else {DEFAULT_STORAGE}"
+    )
+    study: str = setting(DEFAULT_STUDY, "study name")
+    data: str = setting(str(CELEBA), "CelebA folder or 'synthetic'", stored=True)
+    image_size: int = setting(64, "side of the square input", stored=True)
+    # the notebook trained each configuration for 5 epochs
+    epochs: int = setting(5, "maximum epochs per trial", stored=True)
+    space: str = setting(
+        "wide", f"search space: {', '.join(SPACES)} (seed is the notebook's)", stored=True
+    )
+    sampler: str = setting(
+        "tpe", f"sampler: {', '.join(SAMPLERS)} (grid walks the seed grid)", stored=True
+    )
+    pruner: str = setting("hyperband", f"pruner: {', '.join(PRUNERS)}", stored=True)
+    # macro is the honest objective; micro is the notebook's number
+    metric: str = setting("macro", "objective: macro or micro validation AUC", stored=True)
+    seed: int = setting(0, "random seed", stored=True)
+    synthetic_n: int = setting(
+        5000, "faces generated when --data is synthetic", stored=True, hidden=True
+    )
+    grace_period: int = setting(
+        GRACE_PERIOD_S, "seconds before a silent worker's trial is failed and retried"
+    )
+    warm_start: bool = setting(True, "do not enqueue the notebook's two configurations first")
+    max_failures: int = setting(
+        5, "consecutive failed trials after which a worker gives up", flag=False
+    )
     # TensorFlow keeps ~20 MB per model built in a process (keras#17458): a worker process
     # replaces itself after this many trials so its memory stays bounded.
-    trials_per_process: int = 10
+    trials_per_process: int = setting(
+        10, "trials before a worker process replaces itself to free TensorFlow's memory"
+    )
     # deployable search: configurations over these are recorded and never trained
-    max_params: int | None = None
-    max_latency_ms: float | None = None  # batch-1 prediction on the worker's device
+    max_params: int | None = setting(
+        None, "train only configurations with at most this many parameters", stored=True
+    )
+    max_latency_ms: float | None = setting(
+        None,
+        "train only configurations whose batch-1 prediction takes at most this long here",
+        stored=True,
+    )
 
     def validate(self) -> RunConfig:
         if self.trials is None and self.budget_epochs is None:
@@ -114,14 +182,14 @@ class RunConfig:
 
     @property
     def untrained_limit(self) -> int | None:
-        """Under a budget of epochs, how many infeasible trials end the search: they spend
-        no epoch, so where (almost) nothing is feasible sampling would otherwise never end."""
+        """How many infeasible trials end the search: they count toward neither budget, so
+        where (almost) nothing is feasible sampling would otherwise never end."""
         if self.max_params is None and self.max_latency_ms is None:
             return None
         return max(UNTRAINED_MIN, UNTRAINED_PER_TRIAL * self.expected_trials)
 
     def budget_text(self) -> str:
-        parts = [] if self.trials is None else [f"{self.trials} finished trials"]
+        parts = [] if self.trials is None else [f"{self.trials} trained trials"]
         if self.budget_epochs is not None:
             parts.append(f"{self.budget_epochs} epochs")
         return " and ".join(parts)
@@ -160,3 +228,64 @@ def apply_preset(config: RunConfig, preset: str | None, explicit: set[str]) -> R
         raise ConfigError(f"unknown --preset {preset!r}: choose one of {', '.join(PRESETS)}")
     values = {k: v for k, v in PRESETS[preset].items() if k not in explicit}
     return replace(config, **values)
+
+
+def setting_fields(cls: type[RunConfig] = RunConfig) -> list[Field]:
+    """The fields of `cls` that are settings (all of RunConfig's)."""
+    return [spec for spec in fields(cls) if _SETTING in spec.metadata]
+
+
+def _setting_of(spec: Field) -> Setting:
+    return spec.metadata[_SETTING]
+
+
+def add_setting_flags(parser: argparse.ArgumentParser, cls: type[RunConfig] = RunConfig) -> None:
+    """A flag per setting; every default is None so that a preset can tell what was given."""
+    hints = typing.get_type_hints(cls)
+    for spec in setting_fields(cls):
+        how = _setting_of(spec)
+        if not how.flag:
+            continue
+        flag = "--" + spec.name.replace("_", "-")
+        if hints[spec.name] is bool:
+            # a switch turns the default off: --no-warm-start
+            flag = flag if spec.default is False else "--no-" + flag[2:]
+            switch = {"action": "store_const", "const": not spec.default}
+            parser.add_argument(flag, **switch, dest=spec.name, help=_help(spec, how, False))
+            continue
+        (kind,) = [t for t in typing.get_args(hints[spec.name]) or (hints[spec.name],)
+                   if t is not type(None)]  # fmt: skip
+        parser.add_argument(flag, type=kind, dest=spec.name, help=_help(spec, how))
+
+
+def _help(spec: Field, how: Setting, shows_default: bool = True) -> str:
+    if how.hidden:
+        return argparse.SUPPRESS
+    text = how.help
+    if shows_default:
+        default = how.shown or ("none" if spec.default is None else str(spec.default))
+        presets = "".join(
+            f"; --preset {name}: {values[spec.name]}"
+            for name, values in PRESETS.items()
+            if spec.name in values
+        )
+        text += f" (default: {default}{presets})"
+    return text.replace("%", "%%")
+
+
+def stored_settings(config: RunConfig) -> dict[str, Any]:
+    """The settings the study keeps and a resumed run must match, by name."""
+    return {
+        spec.name: getattr(config, spec.name)
+        for spec in setting_fields(type(config))
+        if _setting_of(spec).stored
+    }
+
+
+def config_to_json(config: RunConfig) -> str:
+    """The whole config as data, for a worker process (search/run.py)."""
+    return json.dumps(asdict(config))
+
+
+def config_from_json(text: str, cls: type[RunConfig] = RunConfig) -> RunConfig:
+    return cls(**json.loads(text))

@@ -11,7 +11,12 @@ from common.cli import short
 from common.paths import DEFAULT_STORAGE
 from data.face_drawing import LABEL_ONLY_ATTRIBUTES
 from search.config import RunConfig
-from search.coordination.budget import BUDGET_ATTR, epochs_reported, untrained_trials
+from search.coordination.budget import (
+    BUDGET_ATTR,
+    epochs_reported,
+    trained_trials,
+    untrained_trials,
+)
 from search.coordination.storage import STORAGE_ENV, mask_url, open_storage
 from search.trial.records import TrialRecord
 
@@ -34,11 +39,18 @@ def print_summary(config: RunConfig) -> None:
     if untrained:
         print(f"{untrained} configuration(s) broke --max-params/--max-latency-ms: not trained")
     limit = config.untrained_limit
-    if config.budget_epochs is not None and limit is not None and untrained >= limit:
+    trained = trained_trials(trials)
+    short_of_trials = config.trials is not None and trained < config.trials
+    if limit is not None and untrained >= limit and (config.trials is None or short_of_trials):
+        got = (
+            f"{trained} of the {config.trials} trials asked for were trained; "
+            if short_of_trials
+            else ""
+        )
         print(
             f"stopped after {limit} untrained configurations, the most this budget allows: "
-            "the limits leave few or no configurations of this space; loosen them to spend "
-            "the rest of the epochs"
+            f"{got}the limits leave few or no configurations of this space; loosen them to "
+            "spend the rest of the budget"
         )
     complete = [t for t in trials if t.state == TrialState.COMPLETE]
     if not complete:

@@ -1,13 +1,13 @@
 """The study's budgets of trials and of epochs, shared by every worker on every machine.
 
-A worker may start a trial only while COMPLETE + PRUNED + RUNNING trials number fewer than
-the budget. Counting and creating the trial happen under one lock per study (a file lock
-for SQLite, a PostgreSQL advisory lock), so workers that start at the same moment never
+A worker may start a trial only while trained COMPLETE + PRUNED trials and RUNNING ones number
+fewer than the budget. Counting and creating the trial happen under one lock per study (a file
+lock for SQLite, a PostgreSQL advisory lock), so workers that start at the same moment never
 overshoot. The claimed trial beats before the lock is released, and one that never beats
 (its worker died in between) is failed after the grace period like any stale trial.
 Failed trials free their slot; a killed worker's RUNNING trial is failed by the
 heartbeat check, retried with the same parameters (it waits in the queue), and the study
-still ends with exactly the budget of finished trials.
+still ends with exactly the budget of trained trials.
 
 An epoch counts once a trial has reported it. A trial starts only with epochs reserved for
 it (at most `--epochs`, at most what is left) and trains no more than its reservation; while
@@ -16,9 +16,11 @@ only the epochs it reported do, so a pruned or failed trial gives the rest back.
 happens under the study lock with the trial's creation (`claim_trial`), so the epochs
 reported over the whole study never exceed the budget.
 
-A configuration that breaks --max-params or --max-latency-ms is never trained and spends no
-epoch, so a budget of epochs alone would never end where (almost) nothing is feasible: the
-budget also ends once `max_untrained` such trials have been recorded.
+A configuration that breaks --max-params or --max-latency-ms is never trained: it is recorded
+(pruned, with the constraint it broke) but counts toward neither budget, so a user asking for
+N trials gets N trained ones. Where (almost) nothing is feasible sampling would then never
+end: the search also ends once `max_untrained` such trials have been recorded, and the
+closing summary says so (search/summary.py).
 """
 
 from __future__ import annotations
@@ -47,6 +49,7 @@ __all__ = [
     "claim_trial",
     "enqueue_warm_starts",
     "epochs_reported",
+    "trained_trials",
     "untrained_trials",
 ]
 
@@ -79,11 +82,15 @@ def enqueue_warm_starts(study: optuna.Study, space: str, budget: int | None) -> 
 
 
 def claim_trial(
-    study: optuna.Study, budget: int | None, epochs: EpochBudget | None = None
+    study: optuna.Study,
+    budget: int | None,
+    epochs: EpochBudget | None = None,
+    max_untrained: int | None = None,
 ) -> ClaimResult:
     """Start a trial if the budgets allow (call under the study lock).
 
-    `budget`: finished trials (None: no limit); `epochs`: the study's epochs, if limited.
+    `budget`: trained trials (None: no limit); `epochs`: the study's epochs, if limited;
+    `max_untrained`: untrained (infeasible) trials after which the search ends.
     """
     with warnings.catch_warnings():
         # ask/tell with a heartbeat is what optimize() does inside; the worker beats itself.
@@ -91,12 +98,13 @@ def claim_trial(
         warnings.filterwarnings("ignore", message="Heartbeat of storage is supposed to be used")
         optuna.storages.fail_stale_trials(study)
         trials = study.get_trials(deepcopy=False)
-        counted = [t for t in trials if t.state in _COUNTED]
-        running = sum(t.state == TrialState.RUNNING for t in counted)
+        counted = [t for t in trials if t.state in _COUNTED and _trained(t)]
+        running = any(t.state == TrialState.RUNNING for t in trials)
         reservation = None if epochs is None else epochs.reservation(trials)
         if epochs is not None:
             epochs.publish(study, trials)
-        if (budget is None or len(counted) < budget) and reservation != 0:
+        room = (budget is None or len(counted) < budget) and reservation != 0
+        if room and not _untrained_limit_reached(trials, max_untrained):
             trial = study.ask()
             if epochs is not None:
                 epochs.reserve(trial, reservation)
@@ -106,12 +114,17 @@ def claim_trial(
 
 
 def budget_spent(
-    study: optuna.Study, budget: int | None, epochs: EpochBudget | None = None
+    study: optuna.Study,
+    budget: int | None,
+    epochs: EpochBudget | None = None,
+    max_untrained: int | None = None,
 ) -> bool:
-    """Whether the study has spent a budget: `budget` finished trials or all its epochs."""
+    """Whether the search is over: `budget` trained trials, all its epochs, or too many
+    untrained trials."""
     trials = study.get_trials(deepcopy=False)
-    finished = [t for t in trials if t.state in (TrialState.COMPLETE, TrialState.PRUNED)]
-    if budget is not None and len(finished) >= budget:
+    if budget is not None and trained_trials(trials) >= budget:
+        return True
+    if _untrained_limit_reached(trials, max_untrained):
         return True
     return epochs is not None and epochs.reservation(trials) == 0
 
@@ -125,7 +138,6 @@ SPENT_ATTR = "epochs_spent"
 class EpochBudget:
     total: int  # epochs the whole study may spend
     per_trial: int  # epochs one trial trains at most (--epochs)
-    max_untrained: int | None = None  # infeasible (untrained) trials after which it ends
 
     def committed(self, trials: Sequence[FrozenTrial]) -> int:
         """Epochs reported by finished trials plus those reserved by running ones."""
@@ -141,13 +153,8 @@ class EpochBudget:
         return spent
 
     def reservation(self, trials: Sequence[FrozenTrial]) -> int:
-        """Epochs the next trial may reserve now (0: none left, or too many untrained trials)."""
-        if self.untrained_limit_reached(trials):
-            return 0
+        """Epochs the next trial may reserve now (0: none left)."""
         return max(0, min(self.per_trial, self.total - self.committed(trials)))
-
-    def untrained_limit_reached(self, trials: Sequence[FrozenTrial]) -> bool:
-        return self.max_untrained is not None and untrained_trials(trials) >= self.max_untrained
 
     def reserve(self, trial: optuna.Trial, epochs: int) -> None:
         retry_storage(lambda: trial.set_user_attr(RESERVED_ATTR, epochs), "reserve epochs")
@@ -164,6 +171,20 @@ class EpochBudget:
 def epochs_reported(trials: Sequence[FrozenTrial]) -> int:
     """Epochs that trials have reported so far, over the whole study."""
     return sum(len(trial.intermediate_values) for trial in trials)
+
+
+def trained_trials(trials: Sequence[FrozenTrial]) -> int:
+    """Finished (COMPLETE or PRUNED) trials that were trained: what --trials counts."""
+    return sum(t.state in (TrialState.COMPLETE, TrialState.PRUNED) and _trained(t) for t in trials)
+
+
+def _trained(trial: FrozenTrial) -> bool:
+    """False for a configuration that broke a constraint: it is recorded, never trained."""
+    return TrialRecord.of(trial).infeasible is None
+
+
+def _untrained_limit_reached(trials: Sequence[FrozenTrial], limit: int | None) -> bool:
+    return limit is not None and untrained_trials(trials) >= limit
 
 
 def untrained_trials(trials: Sequence[FrozenTrial]) -> int:

@@ -1,7 +1,8 @@
 """What a search stores beside Optuna's own fields, as typed records: one writer, one reader.
 
 - `StudySettings`: how the study was created (data, image size, space, ...); resumed runs,
-  refit and the report read them back.
+  refit and the report read them back. Which settings a study stores is declared on the
+  search's config (search/config.py); this record is what readers need of them.
 - `TrialRecord`: what a trial measured besides its value (epochs, speed, test figures,
   memory, why it failed); written as trial user attributes, shown by optuna-dashboard.
 - `ExportRecord`: where refit exported the study's best model.
@@ -10,6 +11,7 @@
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -26,7 +28,11 @@ EXPORT_ATTR = "best_export"
 
 @dataclass(frozen=True)
 class StudySettings:
-    """The settings a study was created with, stored as study user attributes."""
+    """What readers need of the settings a study was created with (study user attributes).
+
+    The study stores every setting that `RunConfig` marks stored; these fields are the ones
+    every study made by search.run holds, older versions' included, so they are required.
+    """
 
     data: str  # a CelebA folder or "synthetic"
     image_size: int
@@ -36,8 +42,10 @@ class StudySettings:
     synthetic_n: int
     seed: int
 
-    def save(self, study: optuna.Study) -> None:
-        for name, value in dataclasses.asdict(self).items():
+    @staticmethod
+    def save(study: optuna.Study, settings: Mapping[str, Any]) -> None:
+        """Store `settings` (search.config.stored_settings) on the study, by name."""
+        for name, value in settings.items():
             retry_storage(lambda n=name, v=value: study.set_user_attr(n, v), "set up the study")
 
     @classmethod

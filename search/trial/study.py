@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import optuna
 
-from search.config import DEFAULT_STUDY, RunConfig, check_study_name
+from search.config import DEFAULT_STUDY, RunConfig, check_study_name, stored_settings
 from search.coordination.storage import mask_url, open_storage, retry_storage
 from search.errors import ConfigError, StorageError
 from search.trial.records import StudySettings
@@ -20,12 +20,9 @@ __all__ = [
     "make_pruner",
     "make_sampler",
     "sampler_seed",
-    "settings_of",
 ]
 
 STUDY_CHOICE_HELP = f"study name (default: the only study in the storage, else {DEFAULT_STUDY})"
-# a resumed study must keep these: its trials' values would not be comparable otherwise
-_FIXED_SETTINGS = ("data", "image_size", "epochs", "space", "metric", "seed")
 
 
 def sampler_seed(seed: int, worker_index: int, trials_at_join: int) -> int:
@@ -60,18 +57,6 @@ def make_pruner(config: RunConfig) -> optuna.pruners.BasePruner:
     )
 
 
-def settings_of(config: RunConfig) -> StudySettings:
-    return StudySettings(
-        data=config.data,
-        image_size=config.image_size,
-        space=config.space,
-        metric=config.metric,
-        epochs=config.epochs,
-        synthetic_n=config.synthetic_n,
-        seed=config.seed,
-    )
-
-
 def create_or_load_study(
     storage: optuna.storages.BaseStorage, config: RunConfig, worker_index: int = 0
 ) -> optuna.Study:
@@ -89,23 +74,27 @@ def create_or_load_study(
     # seeded by how far the study has got, so a worker that rejoins draws new configurations
     trials_at_join = len(retry_storage(lambda: study.get_trials(deepcopy=False), "read trials"))
     study.sampler = make_sampler(config, worker_index, trials_at_join)
-    if StudySettings.stored_on(study) is None:
-        settings_of(config).save(study)
-    else:
-        check_resumable(study, config)
+    check_resumable(study, config)
+    # A new study stores every setting; one made by an older version gains those it lacks.
+    attrs = study.user_attrs
+    missing = {name: value for name, value in stored_settings(config).items() if name not in attrs}
+    StudySettings.save(study, missing)
     return study
 
 
 def check_resumable(study: optuna.Study, config: RunConfig) -> None:
-    """ConfigError if the study was created with settings that `config` contradicts."""
-    stored = StudySettings.stored_on(study)
-    if stored is None:
+    """ConfigError if the study was created with settings that `config` contradicts.
+
+    A setting the study lacks (stored by an older version, which kept fewer) is not compared:
+    what it was is unknown. The resumed run records it, so later runs are compared on it.
+    """
+    if StudySettings.stored_on(study) is None:
         return
-    wanted = settings_of(config)
+    stored = study.user_attrs
     clashes = [
-        f"{name} {getattr(stored, name)!r} (asked {getattr(wanted, name)!r})"
-        for name in _FIXED_SETTINGS
-        if getattr(stored, name) != getattr(wanted, name)
+        f"{name} {stored[name]!r} (asked {value!r})"
+        for name, value in stored_settings(config).items()
+        if name in stored and stored[name] != value
     ]
     if clashes:
         raise ConfigError(

@@ -26,6 +26,7 @@ from search.coordination.budget import (
     claim_trial,
     enqueue_warm_starts,
     epochs_reported,
+    trained_trials,
 )
 from search.coordination.heartbeat import Heartbeat
 from search.coordination.interrupts import Interrupts
@@ -121,7 +122,9 @@ class _TrialLoop:
             self.interrupts.check()
             if sum(self.counts.values()) >= config.trials_per_process:
                 spent = retry_storage(
-                    lambda: budget_spent(self.study, config.trials, _epoch_budget(config)),
+                    lambda: budget_spent(
+                        self.study, config.trials, _epoch_budget(config), config.untrained_limit
+                    ),
                     "read progress",
                 )
                 return self.summary(recycle=not spent)
@@ -172,15 +175,13 @@ class _TrialLoop:
 
 def _locked_claim(config: RunConfig, study: optuna.Study) -> ClaimResult:
     with study_lock(config.storage, config.study):
-        return claim_trial(study, config.trials, _epoch_budget(config))
+        return claim_trial(study, config.trials, _epoch_budget(config), config.untrained_limit)
 
 
 def _epoch_budget(config: RunConfig) -> EpochBudget | None:
     if config.budget_epochs is None:
         return None
-    return EpochBudget(
-        total=config.budget_epochs, per_trial=config.epochs, max_untrained=config.untrained_limit
-    )
+    return EpochBudget(total=config.budget_epochs, per_trial=config.epochs)
 
 
 def _run_one(
@@ -253,15 +254,15 @@ def _print_progress(
 ) -> None:
     trials = retry_storage(lambda: study.get_trials(deepcopy=False), "read progress")
     frozen = next(t for t in trials if t.number == trial.number)
-    finished = [t for t in trials if t.state in (TrialState.COMPLETE, TrialState.PRUNED)]
-    complete = [t for t in finished if t.state == TrialState.COMPLETE]
+    complete = [t for t in trials if t.state == TrialState.COMPLETE]
     best = max(complete, key=lambda t: t.value) if complete else None
     shown = "-" if value is None else f"{value:.4f}"
     if state == TrialState.PRUNED and frozen.intermediate_values:
         shown = f"{frozen.intermediate_values[max(frozen.intermediate_values)]:.4f}"
     params = " ".join(f"{k}={short(v)}" for k, v in frozen.params.items())
     best_text = f"best {best.value:.4f} (#{best.number})" if best else "best -"
-    progress = f"{len(finished)}" if config.trials is None else f"{len(finished)}/{config.trials}"
+    trained = trained_trials(trials)  # what --trials counts
+    progress = f"{trained}" if config.trials is None else f"{trained}/{config.trials}"
     if config.budget_epochs is not None:
         progress += f", {epochs_reported(trials)}/{config.budget_epochs} epochs"
     print(

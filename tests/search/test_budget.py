@@ -18,9 +18,11 @@ from search.coordination.budget import (
     RESERVED_ATTR,
     Claim,
     EpochBudget,
+    budget_spent,
     claim_trial,
     enqueue_warm_starts,
     epochs_reported,
+    trained_trials,
 )
 from search.coordination.lock import study_lock
 from search.coordination.storage import open_storage
@@ -186,3 +188,25 @@ def test_a_trial_budget_and_an_epoch_budget_stop_at_whichever_comes_first(tmp_pa
         started += 1
     assert started == 3 and result.claim is Claim.DONE
     assert epochs_reported(study.get_trials()) == 3
+
+
+def test_untrained_trials_do_not_count_toward_the_trial_budget(tmp_path):
+    study = optuna.create_study(storage=open_storage(f"sqlite:///{tmp_path}/u.db"), study_name="u")
+    outcomes = iter(["infeasible", "trained", "infeasible", "trained", "unused"])
+    while (result := claim_trial(study, 2, max_untrained=20)).claim is Claim.STARTED:
+        if next(outcomes) == "infeasible":
+            result.trial.set_user_attr("infeasible", "too big")
+            study.tell(result.trial, state=TrialState.PRUNED)
+        else:
+            study.tell(result.trial, 0.5)
+    assert result.claim is Claim.DONE and next(outcomes) == "unused"
+    assert budget_spent(study, 2) and trained_trials(study.get_trials()) == 2
+
+
+def test_the_cap_on_untrained_trials_ends_a_search_where_nothing_fits(tmp_path):
+    study = optuna.create_study(storage=open_storage(f"sqlite:///{tmp_path}/n.db"), study_name="n")
+    while (result := claim_trial(study, 2, max_untrained=3)).claim is Claim.STARTED:
+        result.trial.set_user_attr("infeasible", "too big")
+        study.tell(result.trial, state=TrialState.PRUNED)
+    assert result.claim is Claim.DONE and len(study.trials) == 3
+    assert budget_spent(study, 2, max_untrained=3) and not budget_spent(study, 2)

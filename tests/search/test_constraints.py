@@ -21,15 +21,20 @@ def _trials(url: str) -> list[optuna.trial.FrozenTrial]:
     return optuna.load_study(study_name="demo", storage=url).get_trials(deepcopy=False)
 
 
-def test_infeasible_configurations_are_recorded_and_never_trained(in_search_home, capsys):
+def test_infeasible_configurations_are_recorded_and_never_trained(in_search_home, capfd):
     url = f"sqlite:///{in_search_home}/tight.db"
     # Two worker processes, as on a CPU machine by default: the limit must reach both.
     args = [*TINY_RUN, "--workers", "2", "--trials", "4", "--max-params", "1000"]
 
     assert main([*args, "--storage", url]) == 0
 
+    # Untrained trials do not count toward --trials: nothing fits, so the cap on them
+    # (at least 20) ends the search, and the user is told why no trial was trained.
     trials = _trials(url)
-    assert len(trials) == 4
+    assert len(trials) == 20
+    out = capfd.readouterr().out
+    assert "stopped after 20 untrained configurations" in out
+    assert "0 of the 4 trials asked for were trained" in out
     for trial in trials:
         attrs = trial.user_attrs
         assert trial.state == TrialState.PRUNED
@@ -38,6 +43,32 @@ def test_infeasible_configurations_are_recorded_and_never_trained(in_search_home
         assert f"{attrs['n_params']:,} parameters > --max-params 1,000" == attrs["infeasible"]
         # what TPE learns from (set before training): positive means infeasible
         assert trial.constraints == {"max_params": attrs["n_params"] - 1000}
+
+
+def test_trials_counts_trained_trials_only(in_search_home, capsys):
+    url = f"sqlite:///{in_search_home}/some-fit.db"
+    study = optuna.create_study(study_name="demo", storage=url, direction="maximize")
+    big = {"c1": 16, "c2": 32, "c3": 64, "c4": 128, "batch_size": 32, "learning_rate": 3e-3}
+    small = {
+        **big,
+        "c1": 4,
+        "c2": 8,
+        "c3": 16,
+        "c4": 32,
+    }  # 21,536 parameters at 16 px, big 125,768
+    for params in (big, big, small, small, small):
+        study.enqueue_trial(params)
+    args = [*TINY_RUN, "--trials", "2", "--max-params", "50000", "--no-warm-start"]
+
+    assert main([*args, "--storage", url]) == 0
+
+    states = [(t.state, "infeasible" in t.user_attrs) for t in _trials(url)]
+    assert states[:2] == [(TrialState.PRUNED, True)] * 2
+    assert [infeasible for _, infeasible in states[2:4]] == [False, False]
+    assert states[4] == (TrialState.WAITING, False)  # 2 trained: the budget is met
+    out = capsys.readouterr().out
+    assert "[2/2] trial 3" in out and "budget 2 trained trials" in out
+    assert "untrained configurations" not in out.replace("broke", "")
 
 
 def test_an_epoch_budget_ends_when_nothing_is_feasible(in_search_home, capsys):

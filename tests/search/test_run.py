@@ -5,15 +5,26 @@ from __future__ import annotations
 import math
 import os
 import signal
+import subprocess
+import sys
 import time
+import typing
 
 import optuna
 import pytest
 from optuna.trial import TrialState
 
-from search.coordination.storage import STORAGE_ENV, open_storage
+from search.config import RunConfig, setting_fields
+from search.coordination.storage import open_storage
 from search.report.page import main as report_main
-from search.run import _child_arguments, build_parser, config_from_args, main
+from search.run import (
+    WORKER_CONFIG_ENV,
+    build_parser,
+    config_from_args,
+    main,
+    worker_config_from_environment,
+    worker_environment_of,
+)
 from search.trial.objective import Objective
 
 from .conftest import TINY_RUN, start_search
@@ -22,17 +33,63 @@ optuna.logging.set_verbosity(optuna.logging.WARNING)
 FINISHED = (TrialState.COMPLETE, TrialState.PRUNED)
 
 
-def test_worker_processes_get_every_setting_of_the_command(monkeypatch):
+def _unlike_defaults(cls: type[RunConfig] = RunConfig) -> RunConfig:
+    """A config whose every setting differs from its default, whatever settings there are."""
+    hints = typing.get_type_hints(cls)
+    values: dict[str, object] = {}
+    for spec in setting_fields(cls):
+        kind = hints[spec.name]
+        if kind is bool:
+            values[spec.name] = not spec.default
+        elif kind is str:
+            values[spec.name] = f"{spec.default}-changed"
+        elif float in typing.get_args(kind) or kind is float:
+            values[spec.name] = (spec.default or 0.0) + 2.5
+        else:
+            values[spec.name] = (spec.default or 0) + 3
+    return cls(**values)
+
+
+def test_a_worker_process_gets_every_setting_as_data():
+    # Every field, found by listing them: a setting added to RunConfig is covered unasked.
+    config = _unlike_defaults()
+    env = {**os.environ, **worker_environment_of(config)}
+    show = "from search.run import worker_config_from_environment as w; print(repr(w()))"
+
+    child = subprocess.run([sys.executable, "-c", show], env=env, capture_output=True, text=True)
+
+    assert child.returncode == 0, child.stderr
+    assert child.stdout.strip() == repr((config, os.getpid()))
+    assert all(getattr(config, s.name) != s.default for s in setting_fields())
+
+
+def test_the_command_line_reaches_a_worker_unchanged(monkeypatch):
     given = ["--preset", "demo", "--budget-epochs", "40", "--workers", "3", "--seed", "7",
              "--max-params", "50000", "--max-latency-ms", "2.5", "--no-warm-start",
              "--pruner", "median", "--metric", "micro", "--workers-per-gpu", "2"]  # fmt: skip
     config = config_from_args(build_parser().parse_args(given))
-    monkeypatch.setenv(STORAGE_ENV, config.storage)  # how the parent hands the URL on
+    for name, value in worker_environment_of(config).items():
+        monkeypatch.setenv(name, value)
 
-    child_args = build_parser().parse_args(_child_arguments(config, index=1))
+    assert worker_config_from_environment() == (config, os.getpid())
+    # the worker's command line holds its index only: the storage URL may hold a password
+    assert build_parser().parse_args(["--worker", "1"]).worker == 1
 
-    assert config_from_args(child_args) == config
-    assert (child_args.worker_index, child_args.parent_pid) == (1, os.getpid())
+
+def test_a_worker_flag_without_its_config_gets_one_clear_line(capsys, monkeypatch):
+    monkeypatch.delenv(WORKER_CONFIG_ENV, raising=False)
+    assert main(["--worker", "0"]) == 2
+    assert capsys.readouterr().err == (
+        "error: --worker is internal: worker processes are started by search.run\n"
+    )
+
+
+def test_help_states_each_default_once_from_the_config():
+    text = " ".join(build_parser().format_help().split())
+    assert "maximum epochs per trial (default: 5; --preset demo: 8)" in text
+    assert "(default: 120)" in text and "(default: hyperband)" in text
+    assert "configurations that break --max-params or --max-latency-ms are recorded " in text
+    assert "--synthetic-n" not in text and "--worker" not in text.replace("--workers", "")
 
 
 def _study(url: str, name: str = "demo") -> optuna.Study:
