@@ -25,11 +25,12 @@ import optuna
 from common.cli import EXIT_INTERRUPTED, EXIT_OK, EXIT_SOME_FAILED, print_error, run_command
 from data import CelebaData
 from search.config import RunConfig, apply_preset
-from search.coordination.budget import budget_spent
+from search.coordination.budget import budget_spent, epoch_budget
 from search.coordination.devices import default_workers, worker_environment
 from search.coordination.storage import (
     STORAGE_ENV,
     STORAGE_HELP,
+    check_shared,
     mask_url,
     open_storage,
     resolve_storage_url,
@@ -111,6 +112,7 @@ def main(argv: list[str] | None = None) -> int:
 
 def _run(args: argparse.Namespace, in_process: bool) -> int:
     config = config_from_args(args)
+    check_shared(config.storage)  # workers and the summary each open the storage anew
     # A worker may replace itself (exec) only when this process is the real command.
     worker_config = replace(config, trials_per_process=sys.maxsize) if in_process else config
     if args.worker_index is not None:
@@ -192,7 +194,7 @@ def _run_worker_processes(config: RunConfig) -> int:
 
 def _budget_met(config: RunConfig) -> bool:
     study = optuna.load_study(study_name=config.study, storage=open_storage(config.storage))
-    return budget_spent(study, config.trials)
+    return budget_spent(study, config.trials, epoch_budget(config))
 
 
 def _child_arguments(config: RunConfig, index: int) -> list[str]:

@@ -31,6 +31,7 @@ from dataclasses import dataclass
 import optuna
 from optuna.trial import FrozenTrial, TrialState
 
+from search.config import RunConfig
 from search.coordination.heartbeat import first_beat
 from search.coordination.storage import retry_storage
 from search.trial.records import TrialRecord
@@ -46,6 +47,7 @@ __all__ = [
     "budget_spent",
     "claim_trial",
     "enqueue_warm_starts",
+    "epoch_budget",
     "epochs_reported",
     "untrained_trials",
 ]
@@ -159,6 +161,15 @@ class EpochBudget:
         for name, value in figures.items():
             if stored.get(name) != value:
                 retry_storage(lambda n=name, v=value: study.set_user_attr(n, v), "publish")
+
+
+def epoch_budget(config: RunConfig) -> EpochBudget | None:
+    """The run's budget of epochs, None when it has none."""
+    if config.budget_epochs is None:
+        return None
+    return EpochBudget(
+        total=config.budget_epochs, per_trial=config.epochs, max_untrained=config.untrained_limit
+    )
 
 
 def epochs_reported(trials: Sequence[FrozenTrial]) -> int:

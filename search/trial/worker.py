@@ -21,10 +21,10 @@ from search.config import RunConfig
 from search.coordination.budget import (
     Claim,
     ClaimResult,
-    EpochBudget,
     budget_spent,
     claim_trial,
     enqueue_warm_starts,
+    epoch_budget,
     epochs_reported,
 )
 from search.coordination.heartbeat import Heartbeat
@@ -121,7 +121,7 @@ class _TrialLoop:
             self.interrupts.check()
             if sum(self.counts.values()) >= config.trials_per_process:
                 spent = retry_storage(
-                    lambda: budget_spent(self.study, config.trials, _epoch_budget(config)),
+                    lambda: budget_spent(self.study, config.trials, epoch_budget(config)),
                     "read progress",
                 )
                 return self.summary(recycle=not spent)
@@ -172,15 +172,7 @@ class _TrialLoop:
 
 def _locked_claim(config: RunConfig, study: optuna.Study) -> ClaimResult:
     with study_lock(config.storage, config.study):
-        return claim_trial(study, config.trials, _epoch_budget(config))
-
-
-def _epoch_budget(config: RunConfig) -> EpochBudget | None:
-    if config.budget_epochs is None:
-        return None
-    return EpochBudget(
-        total=config.budget_epochs, per_trial=config.epochs, max_untrained=config.untrained_limit
-    )
+        return claim_trial(study, config.trials, epoch_budget(config))
 
 
 def _run_one(
