@@ -272,7 +272,8 @@ def _record_export(
     study: optuna.Study, export_dir: Path, card: ModelCard, artifact_dir: Path
 ) -> None:
     ExportRecord(
-        path=str(export_dir.resolve()),
+        # absolute, links kept: behind `best` is a versioned folder that the next refit deletes
+        path=str(export_dir.absolute()),
         trial=card.trial,
         test_micro_auc=card.test.micro_auc,
         test_macro_auc=card.test.macro_auc,

@@ -120,7 +120,7 @@ def test_refit_exports_every_file_and_a_full_card(workdir: Path, refitted, study
     assert not [p for p in out.parent.iterdir() if ".tmp-" in p.name]  # no temp left
 
     study = optuna.load_study(study_name="tiny", storage=study_url)
-    assert study.user_attrs["best_export"]["path"] == str(out.resolve())
+    assert study.user_attrs["best_export"]["path"] == str(Path.cwd() / "studies/tiny/best")
     artifacts = optuna.artifacts.get_all_artifact_meta(study)
     assert [a.filename for a in artifacts] == ["model_card.json"]
 
@@ -187,3 +187,17 @@ def test_base_rate_probabilities_repeat_the_train_positive_rates():
     probs = base_rate_probs(train, 3)
     assert probs.shape == (3, 2)
     np.testing.assert_allclose(probs[2], [0.75, 0.25])
+
+
+def test_the_recorded_export_outlives_the_next_refit(workdir: Path, refitted, study_url):
+    """The study and the report name the stable link, not the versioned folder behind it."""
+    study = optuna.load_study(study_name="tiny", storage=study_url)
+    out = workdir / "twice" / "best"
+    for _ in range(2):
+        refit.refit(study, max_epochs=1, patience=1, out=out, savedmodel=False)
+    recorded = Path(study.user_attrs["best_export"]["path"])
+    assert recorded == out and out.is_symlink()
+    keras.saving.load_model(recorded / "model.keras")  # still there after the second refit
+    assert report.main(["--study", "tiny", "--storage", study_url]) == 0
+    page = (workdir / "studies" / "tiny" / "report" / "index.html").read_text()
+    assert f"exported to <code>{out}</code>" in page and ".best.v-" not in page
