@@ -48,6 +48,7 @@ from model.training import (
     TrainResult,
 )
 from model.trust import trust_levels
+from search.coordination.budget import RESERVED_ATTR
 from search.coordination.storage import (
     STORAGE_HELP,
     mask_url,
@@ -93,7 +94,12 @@ def best_complete_trial(
 
     A trial without recorded figures (from before they were recorded) meets no constraint.
     """
-    complete = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
+    settings = StudySettings.stored_on(study)
+    complete = [
+        t
+        for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
+        if settings is None or not _cut_by_budget(t, settings.epochs)
+    ]
     trials = [t for t in complete if _meets(t, constraints)]
     if complete and not trials:
         raise NoCompleteTrialError(
@@ -111,6 +117,12 @@ def best_complete_trial(
         )
     pick = max if study.direction == optuna.study.StudyDirection.MAXIMIZE else min
     return pick(trials, key=lambda t: t.value)
+
+
+def _cut_by_budget(trial: FrozenTrial, epochs: int) -> bool:
+    """Older versions recorded a trial that the epoch budget stopped early as COMPLETE."""
+    reserved = trial.user_attrs.get(RESERVED_ATTR)
+    return reserved is not None and reserved < epochs
 
 
 def _meets(trial: FrozenTrial, constraints: Constraints) -> bool:

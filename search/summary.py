@@ -13,7 +13,7 @@ from data.face_drawing import LABEL_ONLY_ATTRIBUTES
 from search.config import RunConfig
 from search.coordination.budget import BUDGET_ATTR, epochs_reported, untrained_trials
 from search.coordination.storage import STORAGE_ENV, mask_url, open_storage
-from search.trial.records import TrialRecord
+from search.trial.records import BUDGET, TrialRecord
 
 __all__ = ["print_summary"]
 
@@ -22,9 +22,11 @@ def print_summary(config: RunConfig) -> None:
     study = optuna.load_study(study_name=config.study, storage=open_storage(config.storage))
     trials = study.get_trials(deepcopy=False)
     counts = {state: sum(t.state == state for t in trials) for state in TrialState}
+    cut = sum(TrialRecord.of(t).pruned_by == BUDGET for t in trials)
+    cut_text = f" ({cut} stopped by the epoch budget)" if cut else ""
     print(
         f"study {config.study!r}: {counts[TrialState.COMPLETE]} complete, "
-        f"{counts[TrialState.PRUNED]} pruned, {counts[TrialState.FAIL]} failed "
+        f"{counts[TrialState.PRUNED]} pruned{cut_text}, {counts[TrialState.FAIL]} failed "
         f"(budget {config.budget_text()})"
     )
     budget = study.user_attrs.get(BUDGET_ATTR)

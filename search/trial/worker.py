@@ -33,7 +33,7 @@ from search.coordination.lock import study_lock
 from search.coordination.storage import open_storage, retry_storage
 from search.errors import ConfigError
 from search.trial.objective import Objective
-from search.trial.records import TrialRecord
+from search.trial.records import BUDGET, TrialRecord
 from search.trial.study import create_or_load_study
 
 __all__ = ["WorkerSummary", "run_worker"]
@@ -251,6 +251,8 @@ def _print_progress(
     shown = "-" if value is None else f"{value:.4f}"
     if state == TrialState.PRUNED and frozen.intermediate_values:
         shown = f"{frozen.intermediate_values[max(frozen.intermediate_values)]:.4f}"
+        if TrialRecord.of(frozen).pruned_by == BUDGET:
+            shown += f" (epoch budget spent after {len(frozen.intermediate_values)})"
     params = " ".join(f"{k}={short(v)}" for k, v in frozen.params.items())
     best_text = f"best {best.value:.4f} (#{best.number})" if best else "best -"
     progress = f"{len(finished)}" if config.trials is None else f"{len(finished)}/{config.trials}"

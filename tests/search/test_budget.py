@@ -14,6 +14,8 @@ import optuna
 import pytest
 from optuna.trial import TrialState
 
+from search import run
+from search.config import RunConfig
 from search.coordination.budget import (
     RESERVED_ATTR,
     Claim,
@@ -24,6 +26,10 @@ from search.coordination.budget import (
 )
 from search.coordination.lock import study_lock
 from search.coordination.storage import open_storage
+from search.refit import best_complete_trial
+from search.trial.study import settings_of
+
+from .conftest import TINY_RUN
 
 optuna.logging.set_verbosity(optuna.logging.WARNING)
 
@@ -186,3 +192,29 @@ def test_a_trial_budget_and_an_epoch_budget_stop_at_whichever_comes_first(tmp_pa
         started += 1
     assert started == 3 and result.claim is Claim.DONE
     assert epochs_reported(study.get_trials()) == 3
+
+
+def test_a_trial_the_epoch_budget_stops_is_pruned_never_complete(in_search_home, capsys):
+    url = f"sqlite:///{in_search_home}/cut.db"
+    # --epochs 2 and a budget of 3: the second trial gets one epoch and is cut by the budget
+    args = [*TINY_RUN, "--budget-epochs", "3", "--pruner", "none", "--study", "cut"]
+    assert run.main([*args, "--storage", url]) == 0
+    study = optuna.load_study(study_name="cut", storage=open_storage(url))
+    first, cut = study.trials
+    assert first.state == TrialState.COMPLETE and len(first.intermediate_values) == 2
+    assert cut.state == TrialState.PRUNED and len(cut.intermediate_values) == 1
+    assert cut.user_attrs["pruned_by"] == "budget" and cut.user_attrs["epochs_reserved"] == 1
+    out = capsys.readouterr().out
+    assert "1 complete, 1 pruned (1 stopped by the epoch budget)" in out
+    assert "epoch budget spent after 1" in out
+    assert best_complete_trial(study).number == first.number
+
+
+def test_refit_skips_a_budget_cut_trial_that_an_older_version_recorded_complete(tmp_path):
+    study = optuna.create_study(storage=f"sqlite:///{tmp_path}/old.db", direction="maximize")
+    settings_of(RunConfig(epochs=4)).save(study)
+    for reserved, value in ((4, 0.6), (1, 0.9)):  # the 1-epoch score looks best
+        trial = study.ask()
+        trial.set_user_attr(RESERVED_ATTR, reserved)
+        study.tell(trial, value)
+    assert best_complete_trial(study).value == 0.6
