@@ -57,7 +57,7 @@ from search.coordination.storage import (
 )
 from search.trial.constraints import Constraints
 from search.trial.records import ExportRecord, StudySettings, TrialRecord
-from search.trial.space import TrialParams, get_space
+from search.trial.space import TrialParams, decoded, get_space
 from search.trial.study import STUDY_CHOICE_HELP, load_existing_study
 from search.trial.study_data import data_for_study
 
@@ -213,7 +213,7 @@ def _card(
             value=trial.value,
             search_epochs=settings.epochs,
         ),
-        params=dict(trial.params),
+        params=decoded(trial.params),
         model_params=config.model,
         batch_size=config.batch_size,
         image_size=data.image_size,

@@ -14,6 +14,7 @@ from search.config import RunConfig
 from search.coordination.budget import BUDGET_ATTR, epochs_reported, untrained_trials
 from search.coordination.storage import STORAGE_ENV, mask_url, open_storage
 from search.trial.records import BUDGET, TrialRecord
+from search.trial.space import decoded
 
 __all__ = ["print_summary"]
 
@@ -48,7 +49,7 @@ def print_summary(config: RunConfig) -> None:
         return
     best = max(complete, key=lambda t: t.value)
     record = TrialRecord.of(best)
-    params = ", ".join(f"{k}={short(v)}" for k, v in best.params.items())
+    params = ", ".join(f"{k}={short(v)}" for k, v in decoded(best.params).items())
     print(f"best trial #{best.number}: validation {config.metric} AUC {best.value:.4f} ({params})")
     drawn = _drawn_macro_auc(record) if config.data == "synthetic" else None
     if drawn is not None:

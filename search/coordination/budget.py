@@ -35,7 +35,7 @@ from search.config import RunConfig
 from search.coordination.heartbeat import first_beat
 from search.coordination.storage import retry_storage
 from search.trial.records import TrialRecord
-from search.trial.space import get_space
+from search.trial.space import encoded, get_space
 
 __all__ = [
     "BUDGET_ATTR",
@@ -74,7 +74,7 @@ def enqueue_warm_starts(study: optuna.Study, space: str, budget: int | None) -> 
     starts = get_space(space).warm_starts[:budget]
     done = int(study.user_attrs.get(_WARM_STARTS_ATTR, 0))
     for params in starts[done:]:
-        study.enqueue_trial(params)
+        study.enqueue_trial(encoded(params))
     if len(starts) > done:
         study.set_user_attr(_WARM_STARTS_ATTR, len(starts))
     return max(0, len(starts) - done)

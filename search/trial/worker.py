@@ -7,6 +7,7 @@ import logging
 import math
 import os
 import time
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
@@ -34,6 +35,7 @@ from search.coordination.storage import open_storage, retry_storage
 from search.errors import ConfigError
 from search.trial.objective import Objective
 from search.trial.records import BUDGET, TrialRecord
+from search.trial.space import decoded
 from search.trial.study import create_or_load_study
 
 __all__ = ["WorkerSummary", "run_worker"]
@@ -89,10 +91,20 @@ def _join_study(
     # Under the lock: a worker must not read the study's settings while another writes them.
     with study_lock(config.storage, config.study):
         study = create_or_load_study(storage, config, worker_index)
+        _name_the_objective(study, config.metric)
         if config.warm_start:
             enqueue = partial(enqueue_warm_starts, study, config.space, config.trials)
             retry_storage(enqueue, "enqueue the warm starts")
     return study
+
+
+def _name_the_objective(study: optuna.Study, metric: str) -> None:
+    """optuna-dashboard and Optuna's plots show this name instead of "Objective 0"."""
+    names = [f"val {metric} AUC"]
+    if study.metric_names != names:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+            retry_storage(lambda: study.set_metric_names(names), "name the objective")
 
 
 class _TrialLoop:
@@ -253,7 +265,7 @@ def _print_progress(
         shown = f"{frozen.intermediate_values[max(frozen.intermediate_values)]:.4f}"
         if TrialRecord.of(frozen).pruned_by == BUDGET:
             shown += f" (epoch budget spent after {len(frozen.intermediate_values)})"
-    params = " ".join(f"{k}={short(v)}" for k, v in frozen.params.items())
+    params = " ".join(f"{k}={short(v)}" for k, v in decoded(frozen.params).items())
     best_text = f"best {best.value:.4f} (#{best.number})" if best else "best -"
     progress = f"{len(finished)}" if config.trials is None else f"{len(finished)}/{config.trials}"
     if config.budget_epochs is not None:

@@ -27,6 +27,7 @@ from search.coordination.budget import (
 from search.coordination.lock import study_lock
 from search.coordination.storage import open_storage
 from search.refit import best_complete_trial
+from search.trial.space import SPACES, decoded
 from search.trial.study import settings_of
 
 from .conftest import TINY_RUN
@@ -208,6 +209,9 @@ def test_a_trial_the_epoch_budget_stops_is_pruned_never_complete(in_search_home,
     assert "1 complete, 1 pruned (1 stopped by the epoch budget)" in out
     assert "epoch budget spent after 1" in out
     assert best_complete_trial(study).number == first.number
+    # the dashboard names the objective; the warm starts are enqueued in the stored form
+    assert study.metric_names == ["val macro AUC"]
+    assert decoded(first.params) == SPACES["demo"].warm_starts[0]
 
 
 def test_refit_skips_a_budget_cut_trial_that_an_older_version_recorded_complete(tmp_path):
