@@ -1,7 +1,8 @@
 """A WSGI guard in front of optuna-dashboard, which has no access control of its own.
 
 - Read-only unless told otherwise: only GET and HEAD pass; the dashboard's writes (notes,
-  deleting a study or trial) need `--allow-writes`.
+  deleting a study or trial) need `--allow-writes`. Refusals are JSON with a `reason`, which
+  the dashboard shows.
 - Only the Host headers of the address it serves pass, so a page on another site cannot
   reach it through a DNS name rebound to 127.0.0.1 (DNS rebinding).
 - Bound beyond loopback, every request needs the secret of $DASHBOARD_TOKEN, as a bearer
@@ -14,6 +15,7 @@ import base64
 import binascii
 import hmac
 import ipaddress
+import json
 from collections.abc import Callable, Iterable
 
 __all__ = ["TOKEN_ENV", "Guard", "allowed_hosts", "is_loopback"]
@@ -83,10 +85,12 @@ class Guard:
 def _refuse(
     start_response: Callable, status: str, message: str, headers: list | None = None
 ) -> list[bytes]:
-    body = (message + "\n").encode()
+    # JSON with a `reason`: what the dashboard's frontend shows ("Failed to delete undefined."
+    # for a plain-text body).
+    body = json.dumps({"reason": message}).encode()
     start_response(
         status,
-        [("Content-Type", "text/plain; charset=utf-8"), ("Content-Length", str(len(body))),
+        [("Content-Type", "application/json"), ("Content-Length", str(len(body))),
          *(headers or [])],
     )  # fmt: skip
     return [body]

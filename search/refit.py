@@ -48,6 +48,7 @@ from model.training import (
     TrainResult,
 )
 from model.trust import trust_levels
+from search.coordination.budget import RESERVED_ATTR
 from search.coordination.storage import (
     STORAGE_HELP,
     mask_url,
@@ -56,7 +57,7 @@ from search.coordination.storage import (
 )
 from search.trial.constraints import Constraints
 from search.trial.records import ExportRecord, StudySettings, TrialRecord
-from search.trial.space import TrialParams, get_space
+from search.trial.space import TrialParams, decoded, get_space
 from search.trial.study import STUDY_CHOICE_HELP, load_existing_study
 from search.trial.study_data import data_for_study
 
@@ -93,7 +94,12 @@ def best_complete_trial(
 
     A trial without recorded figures (from before they were recorded) meets no constraint.
     """
-    complete = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
+    settings = StudySettings.stored_on(study)
+    complete = [
+        t
+        for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
+        if settings is None or not _cut_by_budget(t, settings.epochs)
+    ]
     trials = [t for t in complete if _meets(t, constraints)]
     if complete and not trials:
         raise NoCompleteTrialError(
@@ -111,6 +117,12 @@ def best_complete_trial(
         )
     pick = max if study.direction == optuna.study.StudyDirection.MAXIMIZE else min
     return pick(trials, key=lambda t: t.value)
+
+
+def _cut_by_budget(trial: FrozenTrial, epochs: int) -> bool:
+    """Older versions recorded a trial that the epoch budget stopped early as COMPLETE."""
+    reserved = trial.user_attrs.get(RESERVED_ATTR)
+    return reserved is not None and reserved < epochs
 
 
 def _meets(trial: FrozenTrial, constraints: Constraints) -> bool:
@@ -201,7 +213,7 @@ def _card(
             value=trial.value,
             search_epochs=settings.epochs,
         ),
-        params=dict(trial.params),
+        params=decoded(trial.params),
         model_params=config.model,
         batch_size=config.batch_size,
         image_size=data.image_size,
@@ -272,7 +284,8 @@ def _record_export(
     study: optuna.Study, export_dir: Path, card: ModelCard, artifact_dir: Path
 ) -> None:
     ExportRecord(
-        path=str(export_dir.resolve()),
+        # absolute, links kept: behind `best` is a versioned folder that the next refit deletes
+        path=str(export_dir.absolute()),
         trial=card.trial,
         test_micro_auc=card.test.micro_auc,
         test_macro_auc=card.test.macro_auc,

@@ -34,9 +34,10 @@ from search.config import (
     config_to_json,
     setting_fields,
 )
-from search.coordination.budget import budget_spent
+from search.coordination.budget import budget_spent, epoch_budget
 from search.coordination.devices import default_workers, worker_environment
 from search.coordination.storage import (
+    check_shared,
     mask_url,
     open_storage,
     resolve_storage_url,
@@ -111,6 +112,7 @@ def _run(args: argparse.Namespace, in_process: bool) -> int:
         config, parent_pid = worker_config_from_environment()
         return _run_one_worker(config, args.worker, parent_pid=parent_pid)
     config = config_from_args(args)
+    check_shared(config.storage)  # workers and the summary each open the storage anew
     # A worker may replace itself (exec) only when this process is the real command.
     worker_config = replace(config, trials_per_process=sys.maxsize) if in_process else config
     print(
@@ -190,7 +192,9 @@ def _run_worker_processes(config: RunConfig) -> int:
 
 def _budget_met(config: RunConfig) -> bool:
     study = optuna.load_study(study_name=config.study, storage=open_storage(config.storage))
-    return budget_spent(study, config.trials, max_untrained=config.untrained_limit)
+    return budget_spent(
+        study, config.trials, epoch_budget(config), max_untrained=config.untrained_limit
+    )
 
 
 def _replace_this_process() -> None:

@@ -18,7 +18,8 @@ from search.coordination.budget import (
     untrained_trials,
 )
 from search.coordination.storage import STORAGE_ENV, mask_url, open_storage
-from search.trial.records import TrialRecord
+from search.trial.records import BUDGET, TrialRecord
+from search.trial.space import decoded
 
 __all__ = ["print_summary"]
 
@@ -27,9 +28,11 @@ def print_summary(config: RunConfig) -> None:
     study = optuna.load_study(study_name=config.study, storage=open_storage(config.storage))
     trials = study.get_trials(deepcopy=False)
     counts = {state: sum(t.state == state for t in trials) for state in TrialState}
+    cut = sum(TrialRecord.of(t).pruned_by == BUDGET for t in trials)
+    cut_text = f" ({cut} stopped by the epoch budget)" if cut else ""
     print(
         f"study {config.study!r}: {counts[TrialState.COMPLETE]} complete, "
-        f"{counts[TrialState.PRUNED]} pruned, {counts[TrialState.FAIL]} failed "
+        f"{counts[TrialState.PRUNED]} pruned{cut_text}, {counts[TrialState.FAIL]} failed "
         f"(budget {config.budget_text()})"
     )
     budget = study.user_attrs.get(BUDGET_ATTR)
@@ -58,7 +61,7 @@ def print_summary(config: RunConfig) -> None:
         return
     best = max(complete, key=lambda t: t.value)
     record = TrialRecord.of(best)
-    params = ", ".join(f"{k}={short(v)}" for k, v in best.params.items())
+    params = ", ".join(f"{k}={short(v)}" for k, v in decoded(best.params).items())
     print(f"best trial #{best.number}: validation {config.metric} AUC {best.value:.4f} ({params})")
     drawn = _drawn_macro_auc(record) if config.data == "synthetic" else None
     if drawn is not None:

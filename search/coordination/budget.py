@@ -33,10 +33,11 @@ from dataclasses import dataclass
 import optuna
 from optuna.trial import FrozenTrial, TrialState
 
+from search.config import RunConfig
 from search.coordination.heartbeat import first_beat
 from search.coordination.storage import retry_storage
 from search.trial.records import TrialRecord
-from search.trial.space import get_space
+from search.trial.space import encoded, get_space
 
 __all__ = [
     "BUDGET_ATTR",
@@ -48,6 +49,7 @@ __all__ = [
     "budget_spent",
     "claim_trial",
     "enqueue_warm_starts",
+    "epoch_budget",
     "epochs_reported",
     "trained_trials",
     "untrained_trials",
@@ -75,7 +77,7 @@ def enqueue_warm_starts(study: optuna.Study, space: str, budget: int | None) -> 
     starts = get_space(space).warm_starts[:budget]
     done = int(study.user_attrs.get(_WARM_STARTS_ATTR, 0))
     for params in starts[done:]:
-        study.enqueue_trial(params)
+        study.enqueue_trial(encoded(params))
     if len(starts) > done:
         study.set_user_attr(_WARM_STARTS_ATTR, len(starts))
     return max(0, len(starts) - done)
@@ -166,6 +168,13 @@ class EpochBudget:
         for name, value in figures.items():
             if stored.get(name) != value:
                 retry_storage(lambda n=name, v=value: study.set_user_attr(n, v), "publish")
+
+
+def epoch_budget(config: RunConfig) -> EpochBudget | None:
+    """The run's budget of epochs, None when it has none."""
+    if config.budget_epochs is None:
+        return None
+    return EpochBudget(total=config.budget_epochs, per_trial=config.epochs)
 
 
 def epochs_reported(trials: Sequence[FrozenTrial]) -> int:

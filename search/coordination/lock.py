@@ -17,7 +17,12 @@ from pathlib import Path
 
 import sqlalchemy
 
-from search.coordination.storage import parse_url, postgres_connect_args, sqlite_path
+from search.coordination.storage import (
+    connectable_url,
+    parse_url,
+    postgres_connect_args,
+    sqlite_path,
+)
 from search.errors import StorageError
 
 __all__ = ["GIVE_UP_AFTER_S", "WARN_AFTER_S", "advisory_key", "lock_path_for", "study_lock"]
@@ -70,7 +75,9 @@ def study_lock(
         return
     key = advisory_key(study_name)
     engine = sqlalchemy.create_engine(
-        url, poolclass=sqlalchemy.pool.NullPool, connect_args=postgres_connect_args(url)
+        connectable_url(url),
+        poolclass=sqlalchemy.pool.NullPool,
+        connect_args=postgres_connect_args(url),
     )
     try:
         # Autocommit: the session holds the lock, not an open transaction idle while it waits.

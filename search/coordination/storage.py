@@ -19,6 +19,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TypeVar
+from urllib.parse import unquote
 
 import optuna
 import sqlalchemy
@@ -35,6 +36,8 @@ __all__ = [
     "GRACE_PERIOD_S",
     "STORAGE_HELP",
     "STORAGE_ENV",
+    "check_shared",
+    "connectable_url",
     "mask_url",
     "parse_url",
     "open_storage",
@@ -59,6 +62,7 @@ RETRY_WINDOW_S = 90.0  # how long a storage call keeps retrying while the databa
 T = TypeVar("T")
 _SECRET_WORDS = ("password", "passwd", "pwd", "secret", "token")
 _SECRET_QUERY_VALUE = re.compile(rf"([?&][^=&]*(?:{'|'.join(_SECRET_WORDS)})[^=&]*=)[^&]*", re.I)
+_SCHEME = re.compile(r"([\w+.-]+://)(.*)", re.S)
 
 
 def resolve_storage_url(cli_value: str | None) -> str:
@@ -67,9 +71,18 @@ def resolve_storage_url(cli_value: str | None) -> str:
 
 
 def parse_url(url: str) -> sqlalchemy.URL:
-    """The parsed storage URL; StorageError (one line, credentials masked) if it is malformed."""
+    """The parsed storage URL; StorageError (one line, credentials masked) if it is malformed.
+
+    The password may hold any character unescaped ('@', '/', '?', ':'): see `_credentials`.
+    """
+    parts = _credentials(url)
     try:
-        return make_url(url)
+        if parts is None:
+            return make_url(url)
+        head, user, password, tail = parts
+        return make_url(head + tail).set(
+            username=unquote(user), password=None if password is None else unquote(password)
+        )
     except (sqlalchemy.exc.ArgumentError, ValueError) as exc:
         # ValueError: a port that is not a number ("invalid literal for int()").
         reason = "its port is not a number" if "int()" in str(exc) else "cannot parse it"
@@ -77,35 +90,59 @@ def parse_url(url: str) -> sqlalchemy.URL:
 
 
 def mask_url(url: str) -> str:
-    """The URL with every credential (password, and any secret in the query) replaced by ***."""
-    try:
-        parsed = make_url(url)
-    except (sqlalchemy.exc.ArgumentError, ValueError):
-        # Malformed (say, a port that is not a number), but still worth showing, masked.
-        shown = re.sub(r"(//[^/@:]*):[^/@]*@", r"\1:***@", url)
-        return re.sub(_SECRET_QUERY_VALUE, r"\1***", shown)
-    secrets = {key: "***" for key in _secret_query_keys(parsed)}
-    rendered = parsed.update_query_dict(secrets).render_as_string(hide_password=True)
-    return rendered.replace("%2A%2A%2A", "***")
+    """The URL as given, with every credential (password, any secret in the query) as ***."""
+    parts = _credentials(url)
+    if parts is not None and parts[2] is not None:
+        head, user, _, tail = parts
+        url = f"{head}{user}:***@{tail}"
+    return re.sub(_SECRET_QUERY_VALUE, r"\1***", url)
+
+
+def _credentials(url: str) -> tuple[str, str, str | None, str] | None:
+    """(scheme://, user, password or None, what follows them) of a URL that names a user.
+
+    The credentials end at the URL's last '@': a host never holds one, while a password
+    typed unescaped may (SQLAlchemy ends it at the first '@' and would show the rest as
+    the host). A '/' right after '://' (sqlite:///path) means no host, hence no user.
+    """
+    match = _SCHEME.fullmatch(url)
+    if match is None:
+        return None
+    head, rest = match.groups()
+    if rest.startswith("/") or "@" not in rest:
+        return None
+    userinfo, _, tail = rest.rpartition("@")
+    user, colon, password = userinfo.partition(":")
+    return head, user, password if colon else None, tail
+
+
+def check_shared(url: str) -> None:
+    """StorageError for in-memory SQLite: each connection of it is a database of its own, so
+    the search's workers, its summary, refit and the dashboard would never see one study."""
+    parsed = parse_url(url)
+    if parsed.get_backend_name() == "sqlite" and sqlite_path(url) is None:
+        raise StorageError(
+            f"{mask_url(url)} is an in-memory database that no other process or connection "
+            "sees: use a file (sqlite:///studies/NAME.db) or PostgreSQL"
+        )
+
+
+def connectable_url(url: str) -> str:
+    """The URL as SQLAlchemy must read it: the password percent-escaped, whatever it holds."""
+    return parse_url(url).render_as_string(hide_password=False)
 
 
 def warn_if_password_in_argv(cli_value: str | None) -> None:
     """A password given with --storage is visible to every user of the machine in `ps`."""
-    try:
-        parsed = make_url(cli_value) if cli_value is not None else None
-    except (sqlalchemy.exc.ArgumentError, ValueError):
-        parsed = None
-    if parsed is not None and (parsed.password is not None or _secret_query_keys(parsed)):
+    if cli_value is None:
+        return
+    parts = _credentials(cli_value)
+    if (parts is not None and parts[2] is not None) or _SECRET_QUERY_VALUE.search(cli_value):
         print(
             f"warning: the password in --storage is visible in the process list; "
             f"put the URL in ${STORAGE_ENV} instead",
             file=sys.stderr,
         )
-
-
-def _secret_query_keys(parsed: sqlalchemy.URL) -> list[str]:
-    # The query goes to the driver as connection options: password=, sslpassword=, a token.
-    return [key for key in parsed.query if any(word in key.lower() for word in _SECRET_WORDS)]
 
 
 def sqlite_path(url: str) -> Path | None:
@@ -145,7 +182,7 @@ def open_storage(
                     # in name.
                     warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
                     return OrphanAwareStorage(
-                        url,
+                        connectable_url(url),
                         engine_kwargs=engine_kwargs,
                         heartbeat_interval=heartbeat_interval,
                         grace_period=grace_period,

@@ -19,7 +19,7 @@ from model.latency import measure_footprint
 from model.training import MIXED_POLICY
 from search.coordination.storage import retry_storage
 from search.trial.constraints import Constraints
-from search.trial.records import TrialRecord
+from search.trial.records import BUDGET, CONSTRAINT, PRUNER, TrialRecord
 from search.trial.space import get_space
 
 __all__ = ["Objective"]
@@ -62,7 +62,10 @@ class Objective:
         )
         broken = self._broken_constraint(footprint.n_params, footprint.latency_ms)
         TrialRecord(
-            n_params=footprint.n_params, latency_ms=footprint.latency_ms, infeasible=broken
+            n_params=footprint.n_params,
+            latency_ms=footprint.latency_ms,
+            infeasible=broken,
+            pruned_by=None if broken is None else CONSTRAINT,
         ).save(trial)
         excess = self.constraints.excess(footprint.n_params, footprint.latency_ms)
         for name, value in excess.items():  # what TPE learns the feasible region from
@@ -76,19 +79,25 @@ class Objective:
             value = metric_value(result.val, self.metric)
             retry_storage(lambda: trial.report(value, result.epoch), "report an epoch")
             if retry_storage(trial.should_prune, "ask the pruner"):
-                TrialRecord(**_epoch_figures(history)).save(trial)
+                TrialRecord(**_epoch_figures(history), pruned_by=PRUNER).save(trial)
                 raise optuna.TrialPruned(f"pruned after epoch {result.epoch}: {value:.4f}")
 
+        epochs = self.epochs if epochs is None else min(epochs, self.epochs)
         train_started = time.perf_counter()
         result = train(
             params.model,
             self.data,
-            epochs=self.epochs if epochs is None else min(epochs, self.epochs),
+            epochs=epochs,
             batch_size=params.batch_size,
             seed=self.seed,
             on_epoch_end=on_epoch_end,
             callbacks=self.callbacks,
         )
+        if epochs < self.epochs:
+            # Stopped by the budget, not finished: a COMPLETE 1-epoch score would teach TPE,
+            # the summary and refit that it is what this configuration is worth.
+            TrialRecord(**_epoch_figures(history), pruned_by=BUDGET).save(trial)
+            raise optuna.TrialPruned(f"the epoch budget ran out after epoch {len(history)}")
         eval_started = time.perf_counter()
         train_seconds = eval_started - train_started
         test_probs = predict_proba(result.model, self.data.test.images)

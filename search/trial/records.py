@@ -21,9 +21,13 @@ from optuna.trial import FrozenTrial
 from search.coordination.storage import retry_storage
 from search.errors import StorageError
 
-__all__ = ["EXPORT_ATTR", "ExportRecord", "StudySettings", "TrialRecord"]
+__all__ = ["BUDGET", "CONSTRAINT", "EXPORT_ATTR", "PRUNER", "ExportRecord", "StudySettings",
+           "TrialRecord"]  # fmt: skip
 
 EXPORT_ATTR = "best_export"
+# Why a trial was PRUNED. BUDGET: the epoch budget ran out before its --epochs, so its score
+# is not a configuration's worth and it never counts as complete.
+PRUNER, BUDGET, CONSTRAINT = "pruner", "budget", "constraint"
 
 
 @dataclass(frozen=True)
@@ -82,6 +86,7 @@ class TrialRecord:
     n_params: int | None = None
     latency_ms: float | None = None  # batch-1 prediction on the worker's device, median
     infeasible: str | None = None  # which constraint a configuration broke; never trained
+    pruned_by: str | None = None  # why a PRUNED trial stopped: PRUNER, BUDGET or CONSTRAINT
     train_seconds: float | None = None  # model build, fit and val scoring
     test_eval_seconds: float | None = None
     trial_seconds: float | None = None

@@ -6,6 +6,11 @@
 - `demo`: the seed grid scaled down 8x (and a wide learning-rate range) for 32x32 synthetic
   faces on a laptop CPU.
 
+Widths and batch sizes are powers of two sampled as ordered integers, their exponents
+(`log2_c1` = 6 for 64 channels): TPE, the dashboard's plots and the report see that 64 lies
+between 32 and 128, which a categorical parameter hides. `decoded` turns stored parameters
+(these, or an older study's categorical `c1` = 64) into the values a network is built from.
+
 To add a space, write its `suggest` function and register a `SearchSpace`; the command
 line, the config check, refit and the warm starts all read `SPACES`.
 """
@@ -21,7 +26,10 @@ import optuna
 from model.params import ModelParams
 from search.errors import ConfigError
 
-__all__ = ["SPACES", "SearchSpace", "TrialParams", "get_space"]
+__all__ = ["SPACES", "SearchSpace", "TrialParams", "decoded", "encoded", "get_space"]
+
+LOG2 = "log2_"  # the stored name of a power of two is its exponent's: log2_c1
+_POWERS = ("c1", "c2", "c3", "c4", "dense1", "dense2", "batch_size")
 
 _NOTEBOOK_WIDTHS = {
     "c1": (32, 64, 128),
@@ -56,15 +64,27 @@ class SearchSpace:
     # values of the network's parameters that the space does not sample
     fixed: dict[str, Any] = field(default_factory=dict)
     warm_starts: tuple[dict[str, Any], ...] = ()  # enqueued once per study
-    grid: dict[str, list[Any]] | None = None  # what --sampler grid walks, if it can
+    # what --sampler grid walks, if it can, in the values the network is built from
+    grid: dict[str, list[Any]] | None = None
 
     def sample(self, trial: optuna.Trial) -> TrialParams:
         """Sample one configuration for `trial`."""
         return self.params(self.suggest(trial))
 
+    def stored_grid(self) -> dict[str, list[Any]] | None:
+        """The grid as GridSampler must see it: in stored names and values."""
+        if self.grid is None:
+            return None
+        grid: dict[str, list[Any]] = {}
+        for name, values in self.grid.items():
+            for value in values:
+                ((stored_name, stored_value),) = encoded({name: value}).items()
+                grid.setdefault(stored_name, []).append(stored_value)
+        return grid
+
     def params(self, values: dict[str, Any]) -> TrialParams:
-        """The configuration of stored trial parameters (also used by refit)."""
-        merged = {**self.fixed, **values}
+        """The configuration of stored trial parameters, either form (also used by refit)."""
+        merged = {**self.fixed, **decoded(values)}
         defaults = ModelParams()
         model = ModelParams(
             conv_widths=tuple(int(merged[c]) for c in ("c1", "c2", "c3", "c4")),
@@ -80,14 +100,45 @@ class SearchSpace:
         return TrialParams(model=model, batch_size=int(merged["batch_size"]))
 
 
+def decoded(params: dict[str, Any]) -> dict[str, Any]:
+    """Stored parameters as the values a network is built from: `log2_c1` 6 becomes `c1` 64;
+    an older study's categorical `c1` 64 stays as it is."""
+    return {
+        name.removeprefix(LOG2): 2 ** int(value) if name.startswith(LOG2) else value
+        for name, value in params.items()
+    }
+
+
+def encoded(values: dict[str, Any]) -> dict[str, Any]:
+    """Values (a warm start, a grid point) as they are stored: powers of two as exponents."""
+    return {
+        (LOG2 + name if name in _POWERS else name): (
+            _exponent(value) if name in _POWERS else value
+        )
+        for name, value in values.items()
+    }
+
+
+def _exponent(value: int) -> int:
+    exponent = int(value).bit_length() - 1
+    if 2**exponent != value:
+        raise ValueError(f"{value} is not a power of two")
+    return exponent
+
+
+def _suggest_power(trial: optuna.Trial, name: str, low: int, high: int) -> int:
+    """A power of two from `low` to `high`, sampled as an ordered integer exponent."""
+    return 2 ** trial.suggest_int(LOG2 + name, _exponent(low), _exponent(high))
+
+
 def _suggest_widths(trial: optuna.Trial, widths: dict[str, tuple[int, ...]]) -> dict[str, Any]:
-    return {name: trial.suggest_categorical(name, choices) for name, choices in widths.items()}
+    return {name: _suggest_power(trial, name, min(w), max(w)) for name, w in widths.items()}
 
 
 def _suggest_seed(trial: optuna.Trial) -> dict[str, Any]:
     return {
         **_suggest_widths(trial, _NOTEBOOK_WIDTHS),
-        "batch_size": trial.suggest_categorical("batch_size", _NOTEBOOK_BATCHES),
+        "batch_size": _suggest_power(trial, "batch_size", 16, 64),
         "learning_rate": trial.suggest_categorical("learning_rate", _NOTEBOOK_LEARNING_RATES),
     }
 
@@ -95,10 +146,10 @@ def _suggest_seed(trial: optuna.Trial) -> dict[str, Any]:
 def _suggest_wide(trial: optuna.Trial) -> dict[str, Any]:
     return {
         **_suggest_widths(trial, _NOTEBOOK_WIDTHS),
-        "batch_size": trial.suggest_int("batch_size", 16, 256, log=True),
+        "batch_size": _suggest_power(trial, "batch_size", 16, 256),
         "learning_rate": trial.suggest_float("learning_rate", 1e-5, 3e-3, log=True),
-        "dense1": trial.suggest_categorical("dense1", (256, 512, 1024, 2048)),
-        "dense2": trial.suggest_categorical("dense2", (128, 256, 512, 1024)),
+        "dense1": _suggest_power(trial, "dense1", 256, 2048),
+        "dense2": _suggest_power(trial, "dense2", 128, 1024),
         "dropout": trial.suggest_float("dropout", 0.0, 0.6),
         "flip": trial.suggest_categorical("flip", (False, True)),
         "label_smoothing": trial.suggest_categorical("label_smoothing", (0.0, 0.05, 0.1)),
@@ -108,7 +159,7 @@ def _suggest_wide(trial: optuna.Trial) -> dict[str, Any]:
 def _suggest_demo(trial: optuna.Trial) -> dict[str, Any]:
     return {
         **_suggest_widths(trial, _DEMO_WIDTHS),
-        "batch_size": trial.suggest_categorical("batch_size", (32, 64, 128)),
+        "batch_size": _suggest_power(trial, "batch_size", 32, 128),
         "learning_rate": trial.suggest_float("learning_rate", 1e-4, 1e-2, log=True),
     }
 

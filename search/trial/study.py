@@ -38,7 +38,7 @@ def make_sampler(
     if config.sampler == "random":
         return optuna.samplers.RandomSampler(seed=seed)
     if config.sampler == "grid":
-        return optuna.samplers.GridSampler(get_space(config.space).grid, seed=seed)
+        return optuna.samplers.GridSampler(get_space(config.space).stored_grid(), seed=seed)
     # Constraints reach TPE through each trial's set_constraint (search/trial/objective.py).
     return optuna.samplers.TPESampler(
         seed=seed,

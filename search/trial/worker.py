@@ -7,6 +7,7 @@ import logging
 import math
 import os
 import time
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
@@ -21,10 +22,10 @@ from search.config import RunConfig
 from search.coordination.budget import (
     Claim,
     ClaimResult,
-    EpochBudget,
     budget_spent,
     claim_trial,
     enqueue_warm_starts,
+    epoch_budget,
     epochs_reported,
     trained_trials,
 )
@@ -34,7 +35,8 @@ from search.coordination.lock import study_lock
 from search.coordination.storage import open_storage, retry_storage
 from search.errors import ConfigError
 from search.trial.objective import Objective
-from search.trial.records import TrialRecord
+from search.trial.records import BUDGET, TrialRecord
+from search.trial.space import decoded
 from search.trial.study import create_or_load_study
 
 __all__ = ["WorkerSummary", "run_worker"]
@@ -90,10 +92,20 @@ def _join_study(
     # Under the lock: a worker must not read the study's settings while another writes them.
     with study_lock(config.storage, config.study):
         study = create_or_load_study(storage, config, worker_index)
+        _name_the_objective(study, config.metric)
         if config.warm_start:
             enqueue = partial(enqueue_warm_starts, study, config.space, config.trials)
             retry_storage(enqueue, "enqueue the warm starts")
     return study
+
+
+def _name_the_objective(study: optuna.Study, metric: str) -> None:
+    """optuna-dashboard and Optuna's plots show this name instead of "Objective 0"."""
+    names = [f"val {metric} AUC"]
+    if study.metric_names != names:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+            retry_storage(lambda: study.set_metric_names(names), "name the objective")
 
 
 class _TrialLoop:
@@ -123,7 +135,7 @@ class _TrialLoop:
             if sum(self.counts.values()) >= config.trials_per_process:
                 spent = retry_storage(
                     lambda: budget_spent(
-                        self.study, config.trials, _epoch_budget(config), config.untrained_limit
+                        self.study, config.trials, epoch_budget(config), config.untrained_limit
                     ),
                     "read progress",
                 )
@@ -175,13 +187,7 @@ class _TrialLoop:
 
 def _locked_claim(config: RunConfig, study: optuna.Study) -> ClaimResult:
     with study_lock(config.storage, config.study):
-        return claim_trial(study, config.trials, _epoch_budget(config), config.untrained_limit)
-
-
-def _epoch_budget(config: RunConfig) -> EpochBudget | None:
-    if config.budget_epochs is None:
-        return None
-    return EpochBudget(total=config.budget_epochs, per_trial=config.epochs)
+        return claim_trial(study, config.trials, epoch_budget(config), config.untrained_limit)
 
 
 def _run_one(
@@ -259,7 +265,9 @@ def _print_progress(
     shown = "-" if value is None else f"{value:.4f}"
     if state == TrialState.PRUNED and frozen.intermediate_values:
         shown = f"{frozen.intermediate_values[max(frozen.intermediate_values)]:.4f}"
-    params = " ".join(f"{k}={short(v)}" for k, v in frozen.params.items())
+        if TrialRecord.of(frozen).pruned_by == BUDGET:
+            shown += f" (epoch budget spent after {len(frozen.intermediate_values)})"
+    params = " ".join(f"{k}={short(v)}" for k, v in decoded(frozen.params).items())
     best_text = f"best {best.value:.4f} (#{best.number})" if best else "best -"
     trained = trained_trials(trials)  # what --trials counts
     progress = f"{trained}" if config.trials is None else f"{trained}/{config.trials}"

@@ -14,6 +14,8 @@ import optuna
 import pytest
 from optuna.trial import TrialState
 
+from search import run
+from search.config import RunConfig, stored_settings
 from search.coordination.budget import (
     RESERVED_ATTR,
     Claim,
@@ -26,6 +28,11 @@ from search.coordination.budget import (
 )
 from search.coordination.lock import study_lock
 from search.coordination.storage import open_storage
+from search.refit import best_complete_trial
+from search.trial.records import StudySettings
+from search.trial.space import SPACES, decoded
+
+from .conftest import TINY_RUN
 
 optuna.logging.set_verbosity(optuna.logging.WARNING)
 
@@ -210,3 +217,32 @@ def test_the_cap_on_untrained_trials_ends_a_search_where_nothing_fits(tmp_path):
         study.tell(result.trial, state=TrialState.PRUNED)
     assert result.claim is Claim.DONE and len(study.trials) == 3
     assert budget_spent(study, 2, max_untrained=3) and not budget_spent(study, 2)
+
+
+def test_a_trial_the_epoch_budget_stops_is_pruned_never_complete(in_search_home, capsys):
+    url = f"sqlite:///{in_search_home}/cut.db"
+    # --epochs 2 and a budget of 3: the second trial gets one epoch and is cut by the budget
+    args = [*TINY_RUN, "--budget-epochs", "3", "--pruner", "none", "--study", "cut"]
+    assert run.main([*args, "--storage", url]) == 0
+    study = optuna.load_study(study_name="cut", storage=open_storage(url))
+    first, cut = study.trials
+    assert first.state == TrialState.COMPLETE and len(first.intermediate_values) == 2
+    assert cut.state == TrialState.PRUNED and len(cut.intermediate_values) == 1
+    assert cut.user_attrs["pruned_by"] == "budget" and cut.user_attrs["epochs_reserved"] == 1
+    out = capsys.readouterr().out
+    assert "1 complete, 1 pruned (1 stopped by the epoch budget)" in out
+    assert "epoch budget spent after 1" in out
+    assert best_complete_trial(study).number == first.number
+    # the dashboard names the objective; the warm starts are enqueued in the stored form
+    assert study.metric_names == ["val macro AUC"]
+    assert decoded(first.params) == SPACES["demo"].warm_starts[0]
+
+
+def test_refit_skips_a_budget_cut_trial_that_an_older_version_recorded_complete(tmp_path):
+    study = optuna.create_study(storage=f"sqlite:///{tmp_path}/old.db", direction="maximize")
+    StudySettings.save(study, stored_settings(RunConfig(epochs=4)))
+    for reserved, value in ((4, 0.6), (1, 0.9)):  # the 1-epoch score looks best
+        trial = study.ask()
+        trial.set_user_attr(RESERVED_ATTR, reserved)
+        study.tell(trial, value)
+    assert best_complete_trial(study).value == 0.6

@@ -11,7 +11,7 @@ import keras
 import numpy as np
 import optuna
 import pytest
-from optuna.distributions import CategoricalDistribution, FloatDistribution
+from optuna.distributions import CategoricalDistribution, FloatDistribution, IntDistribution
 from optuna.trial import TrialState
 
 from model import predict_proba
@@ -21,6 +21,7 @@ from model.scoring import base_rate_probs
 from search import refit
 from search.report import page as report
 from search.trial.records import StudySettings
+from search.trial.space import encoded
 from search.trial.study_data import data_for_study
 
 SETTINGS = {"data": "synthetic", "image_size": 32, "space": "demo", "metric": "macro",
@@ -34,7 +35,10 @@ DISTRIBUTIONS = {
     "c4": CategoricalDistribution((32, 64, 128)),
     "batch_size": CategoricalDistribution((32, 64, 128)),
     "learning_rate": FloatDistribution(1e-4, 1e-2, log=True),
-}
+    # how search.run stores widths and batch sizes now: ordered exponents
+    **{f"log2_{name}": IntDistribution(low, low + 2)
+       for name, low in (("c1", 2), ("c2", 3), ("c3", 4), ("c4", 5), ("batch_size", 5))},
+}  # fmt: skip
 
 
 def make_study(url: str, name: str, trials: list[tuple[dict, float | None, TrialState]]):
@@ -47,7 +51,7 @@ def make_study(url: str, name: str, trials: list[tuple[dict, float | None, Trial
         study.add_trial(
             optuna.trial.create_trial(
                 params=params,
-                distributions=DISTRIBUTIONS,
+                distributions={name: DISTRIBUTIONS[name] for name in params},
                 value=value if state == TrialState.COMPLETE else None,
                 state=state,
                 intermediate_values=curve,
@@ -76,8 +80,8 @@ def study_url(workdir: Path) -> str:
         url,
         "tiny",
         [
-            (OTHER, 0.60, TrialState.COMPLETE),
-            (BEST, 0.70, TrialState.COMPLETE),
+            (OTHER, 0.60, TrialState.COMPLETE),  # an older study's categorical widths
+            (encoded(BEST), 0.70, TrialState.COMPLETE),
             (OTHER, None, TrialState.PRUNED),
         ],
     )
@@ -120,7 +124,7 @@ def test_refit_exports_every_file_and_a_full_card(workdir: Path, refitted, study
     assert not [p for p in out.parent.iterdir() if ".tmp-" in p.name]  # no temp left
 
     study = optuna.load_study(study_name="tiny", storage=study_url)
-    assert study.user_attrs["best_export"]["path"] == str(out.resolve())
+    assert study.user_attrs["best_export"]["path"] == str(Path.cwd() / "studies/tiny/best")
     artifacts = optuna.artifacts.get_all_artifact_meta(study)
     assert [a.filename for a in artifacts] == ["model_card.json"]
 
@@ -187,3 +191,17 @@ def test_base_rate_probabilities_repeat_the_train_positive_rates():
     probs = base_rate_probs(train, 3)
     assert probs.shape == (3, 2)
     np.testing.assert_allclose(probs[2], [0.75, 0.25])
+
+
+def test_the_recorded_export_outlives_the_next_refit(workdir: Path, refitted, study_url):
+    """The study and the report name the stable link, not the versioned folder behind it."""
+    study = optuna.load_study(study_name="tiny", storage=study_url)
+    out = workdir / "twice" / "best"
+    for _ in range(2):
+        refit.refit(study, max_epochs=1, patience=1, out=out, savedmodel=False)
+    recorded = Path(study.user_attrs["best_export"]["path"])
+    assert recorded == out and out.is_symlink()
+    keras.saving.load_model(recorded / "model.keras")  # still there after the second refit
+    assert report.main(["--study", "tiny", "--storage", study_url]) == 0
+    page = (workdir / "studies" / "tiny" / "report" / "index.html").read_text()
+    assert f"exported to <code>{out}</code>" in page and ".best.v-" not in page

@@ -26,6 +26,7 @@ from search.run import (
     worker_environment_of,
 )
 from search.trial.objective import Objective
+from search.trial.space import encoded
 
 from .conftest import TINY_RUN, start_search
 
@@ -193,9 +194,8 @@ def test_ctrl_c_fails_the_running_trial_and_exits_130(search_home):
 def test_a_nan_trial_fails_with_its_reason_and_the_worker_goes_on(in_search_home):
     url = f"sqlite:///{in_search_home}/nan.db"
     study = optuna.create_study(study_name="demo", storage=open_storage(url))
-    study.enqueue_trial(
-        {"c1": 4, "c2": 8, "c3": 16, "c4": 32, "batch_size": 32, "learning_rate": math.inf}
-    )
+    poison = {"c1": 4, "c2": 8, "c3": 16, "c4": 32, "batch_size": 32, "learning_rate": math.inf}
+    study.enqueue_trial(encoded(poison))
     assert main([*TINY_RUN, "--trials", "2", "--storage", url]) == 0
     study = _study(url)
     poisoned = study.trials[0]
