@@ -165,7 +165,9 @@ def refit(
     for folder in (export_dir, Path(artifact_dir)):
         _check_writable(folder)  # before training, not after
     data = data if data is not None else data_for_study(settings)
-    log.info("refit of trial %d: %s, up to %d epochs", trial.number, trial.params, max_epochs)
+    log.info(
+        "refit of trial %d: %s, up to %d epochs", trial.number, decoded(trial.params), max_epochs
+    )
     policy = MIXED_POLICY if gpu_available() else None  # as train() chooses
     footprint = measure_footprint(
         config.model, data.image_size, len(data.attr_names), dtype_policy=policy

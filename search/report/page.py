@@ -45,6 +45,7 @@ from search.coordination.storage import STORAGE_HELP, mask_url, resolve_storage_
 from search.report.decisions import decisions_view
 from search.report.tradeoff import pareto_front
 from search.trial.records import ExportRecord, TrialRecord
+from search.trial.space import decoded
 from search.trial.study import STUDY_CHOICE_HELP, load_existing_study
 
 __all__ = [
@@ -484,7 +485,7 @@ def _page(
 ) -> str:
     attrs = study.user_attrs
     cards = _summary_cards(attrs, report, metric)
-    names = sorted({k for t in top for k in t.params})
+    names = sorted({k for t in top for k in decoded(t.params)})
     settings_line = (
         f"data: {source_text(attrs.get('data'))}, {attrs.get('image_size', '?')} px, space "
         f"{attrs.get('space', '?')}, up to {attrs.get('epochs', '?')} epochs per trial"
@@ -576,7 +577,7 @@ def _trial_row(trial: FrozenTrial, names: list[str]) -> list[str]:
     return [
         f"#{trial.number}",
         f"{trial.value:.4f}",
-        *(short(trial.params.get(n)) for n in names),
+        *(short(decoded(trial.params).get(n)) for n in names),
         fig(record.test_micro_auc),
         fig(record.test_macro_auc),
         fig(record.test_mean_accuracy),
