@@ -72,6 +72,8 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
+MAX_EPOCHS = 20  # the refit trains longer than a trial, stopped early by PATIENCE
+PATIENCE = 3  # epochs without a better val macro AUC before it stops
 PRINTED_GAPS = 5  # of the card's largest gaps between groups
 UNCONSTRAINED = Constraints()
 
@@ -146,8 +148,8 @@ def _described(constraints: Constraints) -> str:
 def refit(
     study: optuna.Study,
     *,
-    max_epochs: int = 20,
-    patience: int = 3,
+    max_epochs: int = MAX_EPOCHS,
+    patience: int = PATIENCE,
     out: str | Path | None = None,
     savedmodel: bool = True,
     verbose: int = 0,
@@ -363,8 +365,9 @@ def build_parser() -> argparse.ArgumentParser:
     add = parser.add_argument
     add("--study", help=STUDY_CHOICE_HELP)
     add("--storage", help=STORAGE_HELP)
-    add("--max-epochs", type=int, default=20, help="most epochs to train (20)")
-    add("--patience", type=int, default=3, help="stop after this many epochs without gain (3)")
+    add("--max-epochs", type=int, default=MAX_EPOCHS, help=f"most epochs to train ({MAX_EPOCHS})")
+    add("--patience", type=int, default=PATIENCE,
+        help=f"stop after this many epochs without gain ({PATIENCE})")  # fmt: skip
     add("--out", type=Path, help="export folder (default studies/<study>/best)")
     add("--no-savedmodel", action="store_true", help="skip the TensorFlow SavedModel")
     add("--max-params", type=int, help="refit the best trial with at most this many parameters")
