@@ -204,7 +204,7 @@ def test_a_faceless_photo_is_422_and_other_images_still_answer(server_url):
     ok, bad = partial.json()["results"]
     assert "probabilities" in ok and bad == {
         "file": "notes.txt",
-        "error": "notes.txt: not an image",
+        "error": "notes.txt: not a JPEG, PNG or WebP image",
         "status": 415,
     }
 

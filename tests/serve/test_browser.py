@@ -90,5 +90,5 @@ def test_a_non_image_shows_one_error_line(browser, server_url, tmp_path):
     error = WebDriverWait(browser, 60).until(
         expected_conditions.visibility_of_element_located((By.ID, "error"))
     )
-    assert error.text == "notes.jpg: not an image"
+    assert error.text == "notes.jpg: not a JPEG, PNG or WebP image"
     assert not browser.find_element(By.ID, "attributes").is_displayed()

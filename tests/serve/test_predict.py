@@ -119,7 +119,7 @@ def test_a_non_image_and_a_faceless_image_fail_alone(export_dir, files, capsys):
     captured = capsys.readouterr()
     assert code == 1
     assert captured.err.splitlines() == [
-        f"error: {files['text']}: not an image",
+        f"error: {files['text']}: not a JPEG, PNG or WebP image",
         f"error: {files['sky']}: no face found (for an aligned face crop, use --no-detect)",
     ]
     assert [json.loads(line)["file"] for line in captured.out.splitlines()] == [
