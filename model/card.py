@@ -247,6 +247,12 @@ class DataRecord:
     def __post_init__(self) -> None:
         _check_bounds(self)
 
+    @property
+    def kind(self) -> str:
+        """"synthetic" (data.synth's drawn faces) or "celeba" (a CelebA folder), which is
+        what `source` says in every card, old or new."""
+        return "synthetic" if self.source == "synthetic" else "celeba"
+
 
 @dataclass(frozen=True)
 class ExportFiles:
