@@ -24,6 +24,7 @@ from starlette.responses import JSONResponse, Response
 
 from common.errors import UserError
 from data.errors import ImageError, TooManyPixelsError
+from serve.examples import EXAMPLES, example_png
 from serve.face_crop import FaceError
 from serve.limits import (
     BodyTimeout,
@@ -34,7 +35,16 @@ from serve.limits import (
 )
 from serve.service import ModelService
 
-__all__ = ["health", "http_error", "model_summary", "predict", "ready", "unexpected_error"]
+__all__ = [
+    "example",
+    "health",
+    "http_error",
+    "model_card",
+    "model_summary",
+    "predict",
+    "ready",
+    "unexpected_error",
+]
 
 log = logging.getLogger(__name__)
 
@@ -59,6 +69,19 @@ async def ready(request: Request) -> Response:
 
 async def model_summary(request: Request) -> Response:
     return JSONResponse(request.app.state.service.summary())
+
+
+async def model_card(request: Request) -> Response:
+    card = request.app.state.service.card
+    return Response(card.to_json(), media_type="application/json")
+
+
+async def example(request: Request) -> Response:
+    number = request.path_params["number"]
+    if not 0 <= number < EXAMPLES:
+        return _error(404, f"no example {number}: there are {EXAMPLES}")
+    data = await asyncio.to_thread(example_png, number)
+    return Response(data, media_type="image/png", headers={"Cache-Control": "max-age=3600"})
 
 
 async def predict(request: Request) -> Response:

@@ -51,6 +51,8 @@ def create_app(service: ModelService, hosts: frozenset[str]) -> Starlette:
             Route("/healthz", api.health),
             Route("/readyz", api.ready),
             Route("/api/model", api.model_summary),
+            Route("/api/model_card.json", api.model_card),
+            Route("/api/examples/{number:int}.png", api.example),
             Route("/api/predict", api.predict, methods=["POST"]),
             Route("/api/openapi.json", openapi),
             Mount("/static", StaticFiles(directory=STATIC), name="static"),
