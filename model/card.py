@@ -249,8 +249,8 @@ class DataRecord:
 
     @property
     def kind(self) -> str:
-        """"synthetic" (data.synth's drawn faces) or "celeba" (a CelebA folder), which is
-        what `source` says in every card, old or new."""
+        """What `source` says in every card, old or new: "synthetic" (data.synth's drawn
+        faces) or "celeba" (any other source is a CelebA folder)."""
         return "synthetic" if self.source == "synthetic" else "celeba"
 
 
