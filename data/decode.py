@@ -1,8 +1,14 @@
 """Open photos safely, and decode one into the cache's format (a centre square, S x S RGB).
 
-`open_image` is the one photo opener of data.prepare and serve.predict. It reads the size
-from the header and refuses, before decoding a byte of pixels, an image that would take more
-than `max_pixels` once decoded (a 7 KB PNG may declare 20000x20000). For a JPEG it first asks
+`open_image` is the one photo opener of data.prepare, serve.predict and the web service. It
+opens only the formats a face photo comes in (`FORMATS`: JPEG, PNG, WebP), so no other Pillow
+plugin ever sees an upload (an ICO decodes its embedded PNG while being opened, before any
+size check; EPS goes to Ghostscript; a float TIFF decodes to black). It reads the size from
+the header and refuses, before decoding a byte of pixels, an image that would take more than
+`max_pixels` once decoded (a 7 KB PNG may declare 20000x20000). Pillow's own guard
+(`Image.MAX_IMAGE_PIXELS`, which refuses more than twice its value while opening) stays on
+as a second line; its warning below that is silenced because our limit is the one that
+decides. For a JPEG it first asks
 libjpeg to decode at 1/2, 1/4 or 1/8 scale straight from the DCT (`Image.draft`) when the
 caller needs fewer pixels, so a 12000x12000 photo costs a few MB and is not refused. 16-bit
 grayscale is scaled to 8 bits (Pillow's own conversion clips it to white), and the EXIF
@@ -15,7 +21,7 @@ of the neck), then resize it to size x size with Pillow's antialiased bilinear f
 
 from __future__ import annotations
 
-import struct
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -23,16 +29,24 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 
 from data.errors import ImageError, TooManyPixelsError
 
-__all__ = ["MAX_PIXELS", "crop_box", "decode_image", "decode_rows", "decode_task", "open_image"]
+__all__ = [
+    "FORMATS",
+    "MAX_PIXELS",
+    "crop_box",
+    "decode_image",
+    "decode_rows",
+    "decode_task",
+    "open_image",
+]
 
 MAX_PIXELS = 50_000_000  # decoded pixels (150 MB as RGB): a 50-megapixel camera's full frame
 
-# Our limit (on the pixels actually decoded) replaces Pillow's, which counts a JPEG's full
-# size even when it is decoded at 1/8 scale, and only warns below twice its limit.
-Image.MAX_IMAGE_PIXELS = None
+FORMATS = ("JPEG", "PNG", "WEBP")  # Pillow's names; a JPEG includes MPO (phone cameras)
 
-# What Pillow raises on broken or hostile files: its decoders are not uniform about it.
-_PILLOW_ERRORS = (OSError, SyntaxError, ValueError, EOFError, IndexError, struct.error)
+# Pillow warns between its limit and twice it, counting a JPEG's full size even when it is
+# decoded at 1/8 scale; our own limit, checked below, decides instead. Its error stays on.
+warnings.filterwarnings("ignore", category=Image.DecompressionBombWarning)
+
 _SIXTEEN_BIT = ("I;16", "I;16L", "I;16B", "I;16N", "I")  # "I": how Pillow may load 16-bit PNG
 
 
@@ -44,10 +58,11 @@ def open_image(
     `min_side`: the smallest width and height the caller needs (None: full size); a JPEG is
     decoded at the smallest 1/1..1/8 scale that still gives that much. Raises
     `TooManyPixelsError` before decoding when the (reduced) image has more than
-    `max_pixels` pixels, and `ImageError` for a file that is missing or not an image.
+    `max_pixels` pixels, and `ImageError` for a file that is missing, not an image or in
+    none of `FORMATS`.
     """
     try:
-        with Image.open(path) as image:
+        with Image.open(path, formats=FORMATS) as image:
             width, height = image.size
             if min_side is not None:
                 image.draft("RGB", (min_side, min_side))  # a no-op except for JPEG
@@ -61,9 +76,16 @@ def open_image(
         raise ImageError(f"{path}: no such file") from None
     except IsADirectoryError:
         raise ImageError(f"{path}: is a folder, not an image") from None
+    except Image.DecompressionBombError:  # Pillow's guard, while opening: no size to show
+        limit = 2 * Image.MAX_IMAGE_PIXELS
+        raise TooManyPixelsError(
+            f"{path}: declares more than {limit:,} pixels, refused before decoding"
+        ) from None
     except UnidentifiedImageError:
-        raise ImageError(f"{path}: not an image") from None
-    except _PILLOW_ERRORS as err:
+        raise ImageError(f"{path}: not a JPEG, PNG or WebP image") from None
+    except ImageError:
+        raise
+    except Exception as err:  # Pillow's decoders raise many kinds on broken or hostile files
         raise ImageError(f"{path}: {type(err).__name__}: {err}") from None
 
 

@@ -247,6 +247,12 @@ class DataRecord:
     def __post_init__(self) -> None:
         _check_bounds(self)
 
+    @property
+    def kind(self) -> str:
+        """What `source` says in every card, old or new: "synthetic" (data.synth's drawn
+        faces) or "celeba" (any other source is a CelebA folder)."""
+        return "synthetic" if self.source == "synthetic" else "celeba"
+
 
 @dataclass(frozen=True)
 class ExportFiles:

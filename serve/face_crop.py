@@ -6,10 +6,14 @@ the CelebA sample, OpenCV's frontal-face Haar cascade finds a square box of medi
 rectangle of 178/103 w by 218/103 w whose centre lies 14.5/103 w above the box's centre,
 which is what CelebA's aligned crop would have been, and then apply the cache's own
 policy (centre square of the shorter edge, antialiased bilinear resize).
+
+OpenCV's `CascadeClassifier` is not thread-safe (one shared between threads gives one photo
+another's face box), so every thread loads its own.
 """
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 
 import cv2
@@ -38,7 +42,7 @@ _CENTRE_SHIFT_UP = 14.5 / 103
 DETECT_MAX_SIDE = 800  # photos are shrunk to this for detection: fast, and faces stay large
 _MIN_FACE_FRACTION = 0.08  # of the shorter edge; smaller hits are mostly false positives
 
-_cascade: cv2.CascadeClassifier | None = None
+_local = threading.local()  # .cascade: this thread's detector
 
 
 class FaceError(UserError):
@@ -56,7 +60,8 @@ def detect_largest_face(image: Image.Image) -> tuple[float, float, float, float]
     """(x, y, width, height) of the largest frontal face in `image`, None if there is none."""
     scale = min(1.0, DETECT_MAX_SIDE / max(image.size))
     small = image if scale == 1.0 else image.resize(
-        (round(image.width * scale), round(image.height * scale)), Image.Resampling.BILINEAR
+        (max(1, round(image.width * scale)), max(1, round(image.height * scale))),
+        Image.Resampling.BILINEAR,
     )  # fmt: skip
     gray = cv2.equalizeHist(np.asarray(small.convert("L")))
     min_side = max(24, round(_MIN_FACE_FRACTION * min(small.size)))
@@ -104,9 +109,11 @@ def celeba_crop_box(face: tuple[float, float, float, float]) -> tuple[int, int, 
 
 
 def _get_cascade() -> cv2.CascadeClassifier:
-    global _cascade
-    if _cascade is None:
-        _cascade = cv2.CascadeClassifier(str(_CASCADE))
-        if _cascade.empty():
+    """This thread's own detector, loaded on its first use."""
+    cascade = getattr(_local, "cascade", None)
+    if cascade is None:
+        cascade = cv2.CascadeClassifier(str(_CASCADE))
+        if cascade.empty():
             raise UserError(f"cannot load OpenCV's face detector from {_CASCADE}")
-    return _cascade
+        _local.cascade = cascade
+    return cascade

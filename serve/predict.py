@@ -2,12 +2,13 @@
 
     python -m serve.predict IMAGE... [--model DIR] [--json] [--threshold card|P] [--no-detect]
 
-For each image (JPEG or PNG, any size, EXIF orientation honoured) the largest face is found
+For each image (JPEG, PNG or WebP, any size, EXIF orientation honoured) the largest face is found
 and cropped like CelebA's aligned images (`--no-detect` for images that are such crops
 already), resized to the model's input and scored. The table lists the attributes judged
 present; `--json` prints one object per image with all 40 probabilities and decisions. A
-file that cannot be read, holds too many pixels (data.decode.MAX_PIXELS) or shows no face
-gets one `error:` line on stderr and the others still run; the exit status is then 1.
+file that cannot be read, holds too many pixels (data.decode.MAX_PIXELS), shows no face or
+fails in any other way gets one `error:` line on stderr and the others still run; the exit
+status is then 1.
 `--model` defaults to the newest export.
 """
 
@@ -30,6 +31,8 @@ from model.export import load_export, newest_export
 from serve.preprocess import prepare_face
 
 __all__ = ["Prediction", "main", "predict_images", "thresholds_for"]
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -80,6 +83,10 @@ def predict_images(
         except UserError as err:
             failed.append((path, str(err).removeprefix(f"{path}: ")))
             continue
+        except Exception as err:  # a bug or a decoder's surprise costs this file only
+            log.debug("preparing %s failed", path, exc_info=True)
+            failed.append((path, f"could not be processed ({type(err).__name__}: {err})"))
+            continue
         inputs.append(prepared.pixels)
         boxes.append(prepared.face)
         done.append(path)
@@ -120,7 +127,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Predict CelebA's 40 facial attributes for the largest face in each image.",
     )
     add = parser.add_argument
-    add("images", nargs="+", metavar="IMAGE", help="JPEG or PNG files")
+    add("images", nargs="+", metavar="IMAGE", help="JPEG, PNG or WebP files")
     add("--model", type=Path, help="export folder (default: the newest studies/*/best)")
     add("--json", action="store_true", help="one JSON object per image instead of a table")
     add("--threshold", default="card", help="'card' (chosen per attribute, default) or e.g. 0.5")

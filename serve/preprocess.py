@@ -4,6 +4,10 @@ photo (a file or uploaded bytes) -> data.decode.open_image (pixel count checked 
 header before decoding, EXIF orientation, JPEGs decoded at reduced scale when that still
 leaves enough pixels to find a face) -> the largest face (serve.face_crop) -> the CelebA-like
 crop resized to the model's input. Both ways of asking therefore give the same numbers.
+
+For a photo said to be an aligned crop already (no detection) the detector still looks at
+it, enlarged to `_CHECK_SIDE` if small, only to say whether it holds a face at all: a cat or
+a landscape then comes back marked, though it is scored like any other crop.
 """
 
 from __future__ import annotations
@@ -14,11 +18,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+from PIL import Image
 
 from data.decode import MAX_PIXELS, open_image
-from serve.face_crop import DETECT_MAX_SIDE, face_input
+from serve.face_crop import DETECT_MAX_SIDE, detect_largest_face, face_input
 
 __all__ = ["FaceInput", "Upload", "prepare_face"]
+
+_CHECK_SIDE = 160  # an aligned crop's shorter side for the is-there-a-face check
 
 
 @dataclass(frozen=True)
@@ -26,6 +33,7 @@ class FaceInput:
     pixels: np.ndarray  # (S, S, 3) uint8: what the network sees
     face: tuple[float, float, float, float] | None  # (x, y, w, h) in the decoded photo
     photo_size: tuple[int, int]  # (width, height) of the photo as decoded
+    face_seen: bool  # a face was detected (for an aligned crop: anywhere in it)
     decode_s: float
     detect_s: float  # finding the face, cropping and resizing
 
@@ -58,6 +66,15 @@ def prepare_face(
         pixels=pixels,
         face=face,
         photo_size=photo.size,
+        face_seen=face is not None or _holds_a_face(photo),
         decode_s=decoded - started,
         detect_s=time.perf_counter() - decoded,
     )
+
+
+def _holds_a_face(photo: Image.Image) -> bool:
+    scale = max(1.0, _CHECK_SIDE / min(photo.size))
+    if scale > 1.0:
+        size = (round(photo.width * scale), round(photo.height * scale))
+        photo = photo.resize(size, Image.Resampling.BILINEAR)
+    return detect_largest_face(photo) is not None

@@ -9,35 +9,30 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import functools
 import io
 import time
-from dataclasses import dataclass
+from concurrent.futures import ThreadPoolExecutor
 
 import keras
 import numpy as np
 from PIL import Image
 
-from data.decode import MAX_PIXELS
 from model import predict_proba
-from model.card import ModelCard
+from model.card import DataRecord, ModelCard
 from serve.batcher import DynamicBatcher
 from serve.face_crop import detect_largest_face
+from serve.limits import Limits
 from serve.preprocess import Upload, prepare_face
 
-__all__ = ["Limits", "ModelService"]
+__all__ = ["ModelService", "describe_data"]
 
 LOW_AUC = 0.7  # for cards without trust levels: below this test AUC an attribute is weak
 WEAK_TRUST = ("low", "unknown")  # trust levels (model.trust) shown greyed, as weak
-
-
-@dataclass(frozen=True)
-class Limits:
-    max_upload_bytes: int = 10 * 1024 * 1024  # a whole request body
-    max_pixels: int = MAX_PIXELS  # per image, checked from its header before decoding
-    max_concurrent: int = 64  # requests in flight; more get 503 at once
-    max_files: int = 16  # images in one request
-    max_batch: int = 32  # faces in one model call
-    batch_wait_ms: float = 5.0  # how long the first face of a batch waits for company
+NO_FACE_NOTICE = (
+    "no face found in this image: it was scored as an aligned face crop, but the "
+    "probabilities only mean something for a photo of a face"
+)
 
 
 class ModelService:
@@ -49,6 +44,9 @@ class ModelService:
         self.batcher = DynamicBatcher(
             self._predict_batch, max_batch=limits.max_batch, max_wait_s=limits.batch_wait_ms / 1e3
         )
+        # each thread keeps its own face detector (serve.face_crop); few threads, few photos
+        # decoded at once, so memory stays under decode_threads x max_pixels x 3 bytes or so
+        self.decoder = ThreadPoolExecutor(limits.decode_threads, thread_name_prefix="decode")
 
     def _predict_batch(self, images: np.ndarray) -> np.ndarray:
         # unpadded as before: padding a request's few images to 256 rows would cost latency
@@ -57,7 +55,7 @@ class ModelService:
     def warm_up(self) -> None:
         """Load the face detector and trace the model (one image, a batch) before the first
         request would pay for it."""
-        detect_largest_face(Image.new("RGB", (64, 64)))
+        self.decoder.submit(detect_largest_face, Image.new("RGB", (64, 64))).result()
         size = self.card.image_size
         for n in (1, 2, self.limits.max_batch):
             self._predict_batch(np.zeros((n, size, size, 3), dtype=np.uint8))
@@ -65,12 +63,15 @@ class ModelService:
     async def predict(self, data: bytes, name: str, *, detect: bool, crop: bool) -> dict:
         started = time.perf_counter()
         with self.batcher.preparing():
-            prepared = await asyncio.to_thread(
-                prepare_face,
-                Upload(data, name),
-                self.card.image_size,
-                detect=detect,
-                max_pixels=self.limits.max_pixels,
+            prepared = await asyncio.get_running_loop().run_in_executor(
+                self.decoder,
+                functools.partial(
+                    prepare_face,
+                    Upload(data, name),
+                    self.card.image_size,
+                    detect=detect,
+                    max_pixels=self.limits.max_pixels,
+                ),
             )
         batched = await self.batcher.predict(prepared.pixels)
         names = self.card.attr_names
@@ -81,6 +82,7 @@ class ModelService:
             if prepared.face is None
             else dict(zip(("x", "y", "width", "height"), prepared.face, strict=True)),
             "photo": {"width": prepared.photo_size[0], "height": prepared.photo_size[1]},
+            "face_seen": prepared.face_seen,
             "probabilities": dict(zip(names, probs, strict=True)),
             "present": {
                 n: bool(p > t) for n, p, t in zip(names, probs, self.thresholds, strict=True)
@@ -94,6 +96,8 @@ class ModelService:
                 "total": (time.perf_counter() - started) * 1e3,
             },
         }
+        if not prepared.face_seen:
+            answer["notice"] = NO_FACE_NOTICE
         if crop:
             answer["crop"] = _png_data_url(prepared.pixels)
         return answer
@@ -135,13 +139,43 @@ class ModelService:
                 "micro_auc": card.validation.micro_auc,
                 "macro_auc": card.validation.macro_auc,
             },
-            "data": {"source": card.data.source, "counts": card.data.counts},
+            "data": describe_data(card.data),
             "keras_backend": card.keras_backend,
             "versions": card.versions,
             "created": card.created,
             "low_auc": LOW_AUC,
             "attributes": attributes,
         }
+
+
+def describe_data(data: DataRecord) -> dict:
+    """Where the model was trained and tested, in numbers and in words for the page."""
+    synthetic = data.kind == "synthetic"
+    faces = "synthetic faces (drawn by the project's generator)" if synthetic else "CelebA photos"
+    counts = {split: data.counts.get(split) for split in ("train", "val", "test")}
+    if None in counts.values():
+        trained = f"Trained, validated and tested on {faces} (the card does not say how many)."
+        measured = "the synthetic test faces" if synthetic else "the CelebA test photos"
+    else:
+        trained = (
+            f"Trained on {counts['train']:,} {faces}, validated on {counts['val']:,} "
+            f"and tested on {counts['test']:,} more."
+        )
+        kind = "synthetic test faces" if synthetic else "CelebA test photos"
+        measured = f"the {counts['test']:,} {kind}"
+    caution = (
+        "It has never seen a real photo: its answers about real faces mean little."
+        if synthetic
+        else "CelebA holds aligned photos of celebrities: other faces, angles and lighting "
+        "may score worse than the test figures say."
+    )
+    return {
+        "kind": data.kind,
+        "source": data.source,
+        "counts": data.counts,
+        "description": f"{trained} {caution}",
+        "trust_measured_on": measured,
+    }
 
 
 def _png_data_url(pixels: np.ndarray) -> str:

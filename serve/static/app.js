@@ -1,16 +1,33 @@
 // The page: send a photo to /api/predict, draw the face box and the 40 attributes as bars.
+// Only the latest request's answer is shown (older ones are aborted and ignored); the photo
+// stays on error; "Try again" and the detection option re-send the same file.
 "use strict";
 
 const $ = (id) => document.getElementById(id);
-let card = null; // GET /api/model: thresholds and AUCs per attribute
+let card = null; // GET /api/model: thresholds, AUCs and trust per attribute, data source
+let current = null; // the file on show
+let latest = 0; // number of the latest request; answers to older ones are dropped
+let inFlight = null; // AbortController of the request in flight
 
 function fmt(value) {
   return value === null || value === undefined ? "n/a" : value.toFixed(2);
 }
 
+function setStatus(text, loading) {
+  $("status").textContent = text;
+  $("status").classList.toggle("loading", loading);
+  $("left").setAttribute("aria-busy", loading ? "true" : "false");
+}
+
 function showError(message) {
-  $("error").textContent = message;
+  $("error-text").textContent = message;
   $("error").hidden = false;
+  $("retry").hidden = current === null;
+}
+
+function showNotice(message) {
+  $("notice").textContent = message;
+  $("notice").hidden = !message;
 }
 
 async function loadCard() {
@@ -19,8 +36,11 @@ async function loadCard() {
   const auc = card.test.macro_auc === null ? "n/a" : card.test.macro_auc.toFixed(3);
   $("model-line").textContent =
     `study ${card.study}, trial ${card.trial}, ${card.image_size}x${card.image_size} input, ` +
-    `test macro AUC ${auc}; attributes of low or unknown trust (or, for a card without ` +
-    `trust levels, test AUC below ${card.low_auc}) are greyed.`;
+    `test macro AUC ${auc}.`;
+  $("data-line").textContent = card.data.description;
+  $("trust-caption").textContent =
+    `Trust levels and AUCs (validation / test) were measured on ${card.data.trust_measured_on}; ` +
+    `attributes of low or unknown trust are in grey italics. Open a trust level for its reason.`;
 }
 
 function drawFace(result) {
@@ -38,32 +58,58 @@ function drawFace(result) {
   box.hidden = false;
 }
 
+function element(tag, className, text) {
+  const node = document.createElement(tag);
+  if (className) node.className = className;
+  if (text !== undefined) node.textContent = text;
+  return node;
+}
+
 function barRow(name, probability, present) {
   const info = card.attributes.find((a) => a.name === name);
-  const row = document.createElement("tr");
+  const row = element("tr", (present ? "present" : "absent") + (info.weak ? " weak" : ""));
   row.dataset.name = name;
-  row.className = (present ? "present" : "absent") + (info.weak ? " weak" : "");
-  const threshold = Math.min(Math.max(info.threshold, 0), 1);
-  row.innerHTML =
-    `<td class="name"></td><td class="bar"><div class="track">` +
-    `<div class="fill" style="width:${(probability * 100).toFixed(1)}%"></div>` +
-    `<div class="threshold" style="left:${(threshold * 100).toFixed(1)}%"` +
-    ` title="threshold ${info.threshold.toFixed(2)}"></div>` +
-    `<span class="value">${probability.toFixed(2)}</span></div></td>` +
-    `<td class="decision">${present ? "present" : "absent"}</td>` +
-    `<td class="trust"><span class="level"></span>` +
-    ` ${fmt(info.validation_auc)} / ${fmt(info.test_auc)}</td>`;
-  row.querySelector(".name").textContent = name.replaceAll("_", " ");
-  row.querySelector(".level").textContent = info.trust || "";
-  if (info.trust_reason) row.querySelector(".trust").title = info.trust_reason;
+
+  const nameCell = element("td", "name", name.replaceAll("_", " "));
+  nameCell.append(element("span", "decision", present ? "present" : "absent"));
+
+  const track = element("div", "track");
+  const fill = element("div", "fill");
+  fill.style.width = `${(probability * 100).toFixed(1)}%`;
+  const mark = element("div", "threshold");
+  mark.style.left = `${(Math.min(Math.max(info.threshold, 0), 1) * 100).toFixed(1)}%`;
+  track.append(fill, mark);
+  const cell = element("div", "cell");
+  cell.append(track, element("span", "value", probability.toFixed(2)));
+  const barCell = element("td", "bar");
+  barCell.append(cell);
+  barCell.title = `threshold ${info.threshold.toFixed(2)}`;
+
+  const trustCell = element("td", "trust");
+  const details = element("details");
+  const summary = element("summary", "level", info.trust || "n/a");
+  const reason = info.trust_reason ? `${info.trust_reason}. ` : "";
+  details.append(
+    summary,
+    element(
+      "p",
+      "",
+      `${reason}AUC validation ${fmt(info.validation_auc)}, test ${fmt(info.test_auc)}; ` +
+        `threshold ${info.threshold.toFixed(2)}.`,
+    ),
+  );
+  trustCell.append(details);
+  row.append(nameCell, barCell, trustCell);
   return row;
 }
 
 function showResult(result) {
   const names = Object.keys(result.probabilities);
   names.sort((a, b) => result.probabilities[b] - result.probabilities[a]);
-  const body = $("bars");
-  body.replaceChildren(...names.map((n) => barRow(n, result.probabilities[n], result.present[n])));
+  $("bars").replaceChildren(
+    ...names.map((n) => barRow(n, result.probabilities[n], result.present[n])),
+  );
+  $("attributes").dataset.file = result.file;
   $("attributes").hidden = false;
   $("crop").src = result.crop;
   const t = result.timings_ms;
@@ -72,14 +118,39 @@ function showResult(result) {
     `model ${t.model.toFixed(0)} ms (batch of ${result.batch_size}), total ${t.total.toFixed(0)} ms`;
   if ($("photo").complete) drawFace(result);
   else $("photo").onload = () => drawFace(result);
+  const shown = names.filter((n) => result.present[n]);
+  const top = shown.slice(0, 3).map((n) => `${n.replaceAll("_", " ")} ${fmt(result.probabilities[n])}`);
+  setStatus(
+    `${result.file}: ${shown.length} of 40 attributes present` +
+      (top.length ? ` (most likely: ${top.join(", ")})` : "") + ".",
+    false,
+  );
+  showNotice(result.notice ? `Note: ${result.notice}.` : "");
+}
+
+function explain(answer) {
+  const first = answer.results ? answer.results[0] : null;
+  if (first && first.status === 422 && !$("aligned").checked) {
+    return (
+      `No face was found in ${first.file}. If it is already a face crop aligned like ` +
+      `CelebA's, tick "the photo is an aligned face crop": the photo is sent again.`
+    );
+  }
+  return answer.error;
 }
 
 async function predict(file) {
+  current = file;
+  const number = ++latest;
+  if (inFlight) inFlight.abort();
+  inFlight = new AbortController();
   $("error").hidden = true;
-  $("attributes").hidden = true;
+  showNotice("");
   $("face-box").hidden = true;
   $("photo").src = URL.createObjectURL(file);
+  $("photo").dataset.file = file.name;
   $("photo-frame").hidden = false;
+  setStatus(`Looking at ${file.name}...`, true);
   const form = new FormData();
   form.append("file", file, file.name);
   const detect = $("aligned").checked ? "0" : "1";
@@ -88,15 +159,21 @@ async function predict(file) {
     const response = await fetch(`/api/predict?crop=1&detect=${detect}`, {
       method: "POST",
       body: form,
+      signal: inFlight.signal,
     });
     answer = await response.json();
   } catch (err) {
-    showError(`the server did not answer (${err.message})`);
+    if (number !== latest) return; // replaced by a newer request
+    setStatus("", false);
+    showError(`The server did not answer (${err.message}).`);
     return;
   }
+  if (number !== latest) return;
+  inFlight = null;
   if (answer.error) {
-    $("photo-frame").hidden = true;
-    showError(answer.error);
+    $("attributes").hidden = true;
+    setStatus(`${file.name}: no answer.`, false);
+    showError(explain(answer));
     return;
   }
   showResult(answer.results[0]);
@@ -108,12 +185,24 @@ function toggleCrop() {
   $("photo-wrap").hidden = crop;
 }
 
+async function example(number) {
+  const response = await fetch(`/api/examples/${number}.png`);
+  const blob = await response.blob();
+  predict(new File([blob], `example-${Number(number) + 1}.png`, { type: "image/png" }));
+}
+
 window.addEventListener("DOMContentLoaded", () => {
-  loadCard().catch((err) => showError(`cannot read the model's card (${err.message})`));
+  loadCard().catch((err) => showError(`Cannot read the model's card (${err.message}).`));
   $("file").addEventListener("change", () => {
     if ($("file").files.length) predict($("file").files[0]);
+    $("file").value = ""; // choosing the same file again is a new change
   });
+  $("retry").addEventListener("click", () => current && predict(current));
+  $("aligned").addEventListener("change", () => current && predict(current));
   $("show-crop").addEventListener("change", toggleCrop);
+  for (const button of document.querySelectorAll(".example")) {
+    button.addEventListener("click", () => example(button.dataset.number));
+  }
   const drop = $("drop");
   drop.addEventListener("dragover", (event) => {
     event.preventDefault();

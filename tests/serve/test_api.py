@@ -5,9 +5,6 @@ from __future__ import annotations
 import base64
 import io
 import re
-import socket
-import struct
-import zlib
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -19,9 +16,11 @@ from PIL import Image
 from data.attributes import CELEBA_ATTRIBUTES
 from model.export import load_export
 from serve.app import STATIC
+from serve.guard import SECURITY_HEADERS
 from serve.predict import predict_images
+from serve.service import NO_FACE_NOTICE
+from tests.data.test_decode import ico_bomb, png_declaring
 from tests.sample import SAMPLE
-from tests.serve.server import running_server
 
 needs_sample = pytest.mark.skipif(SAMPLE is None, reason="../shared/celeba-sample is absent")
 
@@ -33,23 +32,6 @@ def sample_faces(n: int) -> list[Path]:
 def post(url: str, *files: tuple[str, bytes], query: str = "") -> requests.Response:
     fields = [("file", (name, data)) for name, data in files]
     return requests.post(f"{url}/api/predict{query}", files=fields, timeout=60)
-
-
-def bomb_png(width: int = 30_000, height: int = 30_000) -> bytes:
-    """A valid PNG header declaring 900 megapixels, with a few hundred bytes of data."""
-
-    def chunk(kind: bytes, data: bytes) -> bytes:
-        body = kind + data
-        return struct.pack(">I", len(data)) + body + struct.pack(">I", zlib.crc32(body))
-
-    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
-    pixels = zlib.compress(b"\0" * 100_000)
-    return (
-        b"\x89PNG\r\n\x1a\n"
-        + chunk(b"IHDR", header)
-        + chunk(b"IDAT", pixels)
-        + chunk(b"IEND", b"")
-    )
 
 
 def assert_error(response: requests.Response, status: int, fragment: str) -> None:
@@ -147,7 +129,8 @@ def test_a_truncated_jpeg_is_415(server_url):
 
 
 def test_a_decompression_bomb_is_413_before_decoding(server_url):
-    assert_error(post(server_url, ("bomb.png", bomb_png())), 413, "30000x30000 pixels")
+    response = post(server_url, ("bomb.png", png_declaring(30_000, 30_000)))
+    assert_error(response, 413, "pixels, refused before decoding")
 
 
 def test_an_empty_upload_and_a_missing_field_are_400(server_url):
@@ -204,7 +187,7 @@ def test_a_faceless_photo_is_422_and_other_images_still_answer(server_url):
     ok, bad = partial.json()["results"]
     assert "probabilities" in ok and bad == {
         "file": "notes.txt",
-        "error": "notes.txt: not an image",
+        "error": "notes.txt: not a JPEG, PNG or WebP image",
         "status": 415,
     }
 
@@ -212,21 +195,6 @@ def test_a_faceless_photo_is_422_and_other_images_still_answer(server_url):
 def test_unknown_paths_and_methods_answer_json(server_url):
     assert_error(requests.get(f"{server_url}/nothing", timeout=10), 404, "Not Found")
     assert_error(requests.get(f"{server_url}/api/predict", timeout=10), 405, "Method Not Allowed")
-
-
-def test_requests_over_the_concurrency_limit_get_503(tiny_export):
-    with running_server(tiny_export, "--max-concurrent", "1") as url:
-        port = int(url.rsplit(":", 1)[1])
-        with socket.create_connection(("127.0.0.1", port)) as slow:
-            # a request whose body never finishes keeps the only slot busy
-            slow.sendall(
-                b"POST /api/predict HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\n"
-                b"Content-Type: multipart/form-data; boundary=b\r\n\r\n--b\r\n"
-            )
-            response = post(url, ("face.jpg", b"x"))
-            assert_error(response, 503, "busy")
-            assert response.headers["retry-after"] == "1"
-        assert requests.get(f"{url}/healthz", timeout=10).ok
 
 
 def test_the_page_needs_nothing_from_outside(server_url):
@@ -244,3 +212,135 @@ def test_a_bad_model_folder_is_one_line(tmp_path, capsys):
     assert main(["--model", str(tmp_path)]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and err.startswith("error: ") and "no model_card.json" in err
+
+
+def png_bytes(image: Image.Image) -> bytes:
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+@needs_sample
+def test_detection_under_concurrency_gives_the_one_by_one_boxes_and_numbers(server_url):
+    faces = [(p.name, p.read_bytes()) for p in sample_faces(8)]
+    # a portrait-sized photo beside the aligned crops: the case that swapped boxes
+    big = Image.open(sample_faces(9)[-1]).resize((534, 654))
+    faces.append(("portrait.png", png_bytes(big)))
+    alone = {name: post(server_url, (name, data)).json()["results"][0] for name, data in faces}
+    assert sum(result.get("face") is not None for result in alone.values()) >= 6
+    jobs = [faces[i % len(faces)] for i in range(36)]
+    with ThreadPoolExecutor(36) as pool:
+        responses = list(pool.map(lambda job: post(server_url, job), jobs))
+    together = post(server_url, *faces).json()["results"]  # one request with every file
+    for result in [r.json()["results"][0] for r in responses] + together:
+        reference = alone[result["file"]]
+        assert result.get("face") == reference.get("face"), result["file"]
+        assert result.get("error") == reference.get("error")
+        if "probabilities" in reference:
+            np.testing.assert_allclose(
+                list(result["probabilities"].values()),
+                list(reference["probabilities"].values()),
+                rtol=0,
+                atol=1e-6,
+            )
+
+
+@needs_sample
+def test_a_one_pixel_wide_png_fails_alone_beside_a_face(server_url):
+    line = png_bytes(Image.new("RGB", (1, 2000), (200, 180, 160)))
+    face = sample_faces(1)[0]
+    response = post(server_url, ("line.png", line), (face.name, face.read_bytes()))
+    assert response.status_code == 200, response.text
+    odd, good = response.json()["results"]
+    assert odd == {"file": "line.png", "error": odd["error"], "status": 422}
+    assert "no face found" in odd["error"] and "probabilities" in good
+    aligned = post(server_url, ("line.png", line), query="?detect=0").json()["results"][0]
+    assert aligned["notice"] == NO_FACE_NOTICE and aligned["face_seen"] is False
+
+
+def test_an_ico_bomb_and_other_formats_are_415(server_url):
+    assert_error(post(server_url, ("face.ico", ico_bomb())), 415, "not a JPEG, PNG or WebP")
+    tiff = io.BytesIO()
+    Image.new("F", (32, 32), 0.5).save(tiff, format="TIFF")  # float TIFF: decoded black
+    assert_error(post(server_url, ("face.tif", tiff.getvalue())), 415, "face.tif: not a JPEG")
+    webp = io.BytesIO()
+    Image.new("RGB", (64, 64), (90, 60, 40)).save(webp, format="WEBP")
+    assert post(server_url, ("face.webp", webp.getvalue()), query="?detect=0").ok
+
+
+@pytest.mark.parametrize("side", [10_000, 40_000])
+def test_a_png_declaring_a_huge_size_is_413(server_url, side):
+    response = post(server_url, ("huge.png", png_declaring(side, side)))
+    assert_error(response, 413, "huge.png")
+
+
+@needs_sample
+def test_an_aligned_crop_says_whether_it_shows_a_face(server_url):
+    face = sample_faces(1)[0]
+    answer = post(server_url, (face.name, face.read_bytes()), query="?detect=0").json()
+    assert answer["results"][0]["face_seen"] is True and "notice" not in answer["results"][0]
+    gradient = np.linspace(90, 220, 300 * 200 * 3).reshape(200, 300, 3).astype(np.uint8)
+    sky = post(server_url, ("sky.png", png_bytes(Image.fromarray(gradient))), query="?detect=0")
+    assert sky.json()["results"][0]["notice"] == NO_FACE_NOTICE
+
+
+def test_every_answer_carries_the_security_headers(server_url):
+    answers = [
+        requests.get(server_url, timeout=10),
+        requests.get(f"{server_url}/static/app.js", timeout=10),
+        requests.get(f"{server_url}/api/model", timeout=10),
+        requests.get(f"{server_url}/nothing", timeout=10),
+        post(server_url, ("notes.jpg", b"text")),
+    ]
+    for answer in answers:
+        for name, value in SECURITY_HEADERS.items():
+            assert answer.headers[name] == value, (answer.url, name)
+    assert "frame-ancestors 'none'" in SECURITY_HEADERS["Content-Security-Policy"]
+
+
+def test_a_foreign_host_header_is_refused(server_url):
+    port = server_url.rsplit(":", 1)[1]
+    for host in ("evil.example", f"evil.example:{port}", "127.0.0.1:1"):
+        response = requests.get(f"{server_url}/api/model", headers={"Host": host}, timeout=10)
+        assert_error(response, 421, "unknown host")
+    for host in (f"localhost:{port}", f"127.0.0.1:{port}"):
+        assert requests.get(f"{server_url}/api/model", headers={"Host": host}, timeout=10).ok
+
+
+def test_readiness_says_ready_when_idle(server_url):
+    answer = requests.get(f"{server_url}/readyz", timeout=10)
+    assert answer.status_code == 200 and answer.json()["status"] == "ready"
+
+
+def test_the_model_summary_says_where_the_model_was_trained(server_url):
+    data = requests.get(f"{server_url}/api/model", timeout=10).json()["data"]
+    assert data["kind"] == "synthetic"
+    assert (
+        "synthetic faces" in data["description"]
+        and "never seen a real photo" in (data["description"])
+    )
+    assert data["trust_measured_on"] == "the synthetic test faces"
+
+
+def test_the_openapi_description_covers_every_route_and_each_answers(server_url, tiny_export):
+    spec = requests.get(f"{server_url}/api/openapi.json", timeout=10).json()
+    assert spec["openapi"].startswith("3.")
+    for path, methods in spec["paths"].items():
+        url = server_url + path.replace("{number}", "0")
+        for method in methods:
+            if method == "get":
+                assert requests.get(url, timeout=60).ok, path
+    assert "post" in spec["paths"]["/api/predict"]
+    card = requests.get(f"{server_url}/api/model_card.json", timeout=10).json()
+    _, exported = load_export(tiny_export)
+    assert card["study"] == exported.study and card["data"]["source"] == "synthetic"
+
+
+def test_the_example_faces_are_synthetic_pngs_with_a_face(server_url):
+    for number in range(4):
+        answer = requests.get(f"{server_url}/api/examples/{number}.png", timeout=60)
+        assert answer.headers["content-type"] == "image/png"
+        assert Image.open(io.BytesIO(answer.content)).size == (178, 218)
+        result = post(server_url, (f"{number}.png", answer.content)).json()["results"][0]
+        assert result["face"] is not None
+    assert_error(requests.get(f"{server_url}/api/examples/4.png", timeout=10), 404, "example")

@@ -119,7 +119,7 @@ def test_a_non_image_and_a_faceless_image_fail_alone(export_dir, files, capsys):
     captured = capsys.readouterr()
     assert code == 1
     assert captured.err.splitlines() == [
-        f"error: {files['text']}: not an image",
+        f"error: {files['text']}: not a JPEG, PNG or WebP image",
         f"error: {files['sky']}: no face found (for an aligned face crop, use --no-detect)",
     ]
     assert [json.loads(line)["file"] for line in captured.out.splitlines()] == [
@@ -185,3 +185,22 @@ def test_predict_with_a_tampered_card_prints_one_line(tmp_path: Path, capsys):
     assert predict.main(["face.jpg", "--model", str(out)]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "invalid model card: card.image_size" in err
+
+
+def test_a_one_pixel_wide_png_and_an_ico_fail_alone_in_the_cli(
+    export_dir, files, tmp_path, capsys
+):
+    from tests.data.test_decode import ico_bomb
+
+    line = tmp_path / "line.png"
+    Image.new("RGB", (1, 2000), (200, 180, 160)).save(line)
+    ico = tmp_path / "face.ico"
+    ico.write_bytes(ico_bomb())
+    paths = [str(line), str(ico), str(files["synthetic"])]
+    assert predict.main([*paths, "--model", str(export_dir), "--json"]) == 1
+    captured = capsys.readouterr()
+    assert captured.err.splitlines() == [
+        f"error: {line}: no face found (for an aligned face crop, use --no-detect)",
+        f"error: {ico}: not a JPEG, PNG or WebP image",
+    ]
+    assert [json.loads(row)["file"] for row in captured.out.splitlines()] == paths[2:]

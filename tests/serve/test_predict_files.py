@@ -44,7 +44,7 @@ def test_a_lying_png_is_one_error_line_and_the_other_files_still_print(
     captured = capsys.readouterr()
     assert code == 1
     assert captured.err.splitlines() == [
-        f"error: {bomb}: 20000x20000 pixels, more than the limit of 50,000,000"
+        f"error: {bomb}: declares more than 178,956,970 pixels, refused before decoding"
     ]
     assert [json.loads(line)["file"] for line in captured.out.splitlines()] == paths[1:]
 
