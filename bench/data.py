@@ -24,6 +24,7 @@ from pathlib import Path
 import numpy as np
 
 from common.atomic import remove
+from common.cli import set_up_logging
 from data import ensure_synthetic, load, prepare_cache, read_celeba
 from data.decode import decode_image
 
@@ -103,7 +104,7 @@ def main(argv: list[str] | None = None) -> int:
         help="where the synthetic set is kept between runs",
     )
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.WARNING)
+    set_up_logging(logging.WARNING)
     workers = args.workers or len(os.sched_getaffinity(0))
     print(f"cores used: {workers}; load average now: {os.getloadavg()[0]:.1f}")
 

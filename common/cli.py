@@ -7,6 +7,7 @@ and 130. Anything else is a bug and keeps its traceback.
 
 from __future__ import annotations
 
+import logging
 import sys
 from collections.abc import Callable
 
@@ -19,6 +20,7 @@ __all__ = [
     "EXIT_USER_ERROR",
     "print_error",
     "run_command",
+    "set_up_logging",
     "fig",
     "short",
 ]
@@ -27,6 +29,7 @@ EXIT_OK = 0
 EXIT_SOME_FAILED = 1  # part of the work failed (a file, a worker); the rest was done
 EXIT_USER_ERROR = 2
 EXIT_INTERRUPTED = 130  # 128 + SIGINT, what a shell reports for Ctrl-C
+LOG_FORMAT = "%(levelname)s %(name)s: %(message)s"
 
 
 def run_command(work: Callable[[], int | None]) -> int:
@@ -40,6 +43,11 @@ def run_command(work: Callable[[], int | None]) -> int:
         print("interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
     return EXIT_OK if code is None else code
+
+
+def set_up_logging(level: int = logging.INFO, fmt: str = LOG_FORMAT) -> None:
+    """Every command's logging: records at `level` and above go to stderr, one per line."""
+    logging.basicConfig(level=level, format=fmt)
 
 
 def print_error(message: str) -> None:

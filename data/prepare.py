@@ -23,7 +23,7 @@ import numpy as np
 from tqdm import tqdm
 
 from common.atomic import install, temp_dir_for
-from common.cli import run_command
+from common.cli import run_command, set_up_logging
 from common.paths import CACHES
 from data.celeba import (
     PARTITIONS,
@@ -242,7 +242,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--workers", type=int, help="decoding processes (default: all cores)")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    set_up_logging(fmt="%(message)s")
     return run_command(
         lambda: print(
             prepare_cache(

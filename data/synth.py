@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from common.atomic import install, temp_dir_for
-from common.cli import run_command
+from common.cli import run_command, set_up_logging
 from data.attributes import CELEBA_ATTRIBUTES
 from data.errors import DataError
 from data.face_drawing import draw_face, sample_face
@@ -152,7 +152,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     parser.add_argument("--workers", type=int, help="processes (default: all cores)")
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    set_up_logging(fmt="%(message)s")
     return run_command(
         lambda: print(generate_synthetic(args.out, args.n, args.seed, args.workers))
     )

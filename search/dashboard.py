@@ -24,7 +24,7 @@ from pathlib import Path
 from socketserver import ThreadingMixIn
 from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
-from common.cli import run_command
+from common.cli import run_command, set_up_logging
 from common.errors import UserError
 from common.paths import ARTIFACTS
 from search.coordination.storage import (
@@ -80,7 +80,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    set_up_logging()
     signal.signal(signal.SIGTERM, signal.default_int_handler)  # docker stop = Ctrl-C
     warn_if_password_in_argv(args.storage)
     url = resolve_storage_url(args.storage)

@@ -30,7 +30,7 @@ import optuna
 from optuna.trial import FrozenTrial, TrialState
 
 from common import paths
-from common.cli import fig, run_command, short
+from common.cli import fig, run_command, set_up_logging, short
 from common.errors import UserError
 from common.paths import ARTIFACTS
 from data import CelebaData
@@ -378,7 +378,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    set_up_logging()
     logging.getLogger("tensorflow").setLevel(logging.ERROR)  # TF prints its own notices too
     return run_command(lambda: _refit(args))
 

@@ -24,7 +24,14 @@ from dataclasses import replace
 
 import optuna
 
-from common.cli import EXIT_INTERRUPTED, EXIT_OK, EXIT_SOME_FAILED, print_error, run_command
+from common.cli import (
+    EXIT_INTERRUPTED,
+    EXIT_OK,
+    EXIT_SOME_FAILED,
+    print_error,
+    run_command,
+    set_up_logging,
+)
 from data import CelebaData
 from search.config import (
     RunConfig,
@@ -100,7 +107,7 @@ def worker_config_from_environment() -> tuple[RunConfig, int]:
 def main(argv: list[str] | None = None) -> int:
     """Run the search. Called with `argv` (from Python), this process never replaces itself."""
     args = build_parser().parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    set_up_logging()
     signal.signal(signal.SIGTERM, signal.default_int_handler)  # docker stop = Ctrl-C
     if args.worker is None:
         warn_if_password_in_argv(args.storage)

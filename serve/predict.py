@@ -23,7 +23,7 @@ from pathlib import Path
 import keras
 import numpy as np
 
-from common.cli import EXIT_SOME_FAILED, print_error, run_command
+from common.cli import EXIT_SOME_FAILED, print_error, run_command, set_up_logging
 from common.errors import UserError
 from model import predict_proba
 from model.card import ModelCard
@@ -137,7 +137,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    set_up_logging(logging.WARNING)
     return run_command(lambda: _predict(args))
 
 

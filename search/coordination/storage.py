@@ -136,6 +136,10 @@ def warn_if_password_in_argv(cli_value: str | None) -> None:
     """A password given with --storage is visible to every user of the machine in `ps`."""
     if cli_value is None:
         return
+    try:
+        parse_url(cli_value)
+    except StorageError:
+        return  # the URL's own error line follows; a warning first would make it two
     parts = _credentials(cli_value)
     if (parts is not None and parts[2] is not None) or _SECRET_QUERY_VALUE.search(cli_value):
         print(
