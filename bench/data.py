@@ -25,8 +25,7 @@ import numpy as np
 
 from common.atomic import remove
 from common.cli import set_up_logging
-from data import ensure_synthetic, load, prepare_cache, read_celeba
-from data.decode import decode_image
+from data import decode_image, ensure_synthetic, load, prepare_cache, read_celeba
 
 CELEBA_SIZE = 202_599
 BATCH = 32

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 
-from data.attributes import CELEBA_ATTRIBUTES
+from data import CELEBA_ATTRIBUTES
 from model import ModelParams
 from model.card import (
     AttributeScores,

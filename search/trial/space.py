@@ -23,7 +23,7 @@ from typing import Any
 
 import optuna
 
-from model.params import ModelParams
+from model import ModelParams
 from search.errors import ConfigError
 
 __all__ = ["SPACES", "SearchSpace", "TrialParams", "decoded", "encoded", "get_space"]

@@ -7,8 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from data.attributes import CELEBA_ATTRIBUTES
-from data.synth import generate_synthetic
+from data import CELEBA_ATTRIBUTES, generate_synthetic
 from tests.sample import SAMPLE
 
 N_SYNTHETIC = 40

@@ -9,8 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from data import DataError, read_celeba
-from data.attributes import CELEBA_ATTRIBUTES
+from data import CELEBA_ATTRIBUTES, DataError, read_celeba
 from data.prepare import main as prepare_main
 from tests.data.conftest import N_SYNTHETIC
 

@@ -15,8 +15,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from data.decode import FORMATS, MAX_PIXELS, decode_image, open_image
-from data.errors import DataError, ImageError, TooManyPixelsError
+from data import DataError, decode_image
+from data.decode import FORMATS, MAX_PIXELS, open_image
+from data.errors import ImageError, TooManyPixelsError
 from tests.images import huge_jpeg, lying_png, png16_gray, png16_rgb
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -9,8 +9,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from data import DataError, ensure_synthetic, generate_synthetic, read_celeba
-from data.attributes import CELEBA_ATTRIBUTES
+from data import CELEBA_ATTRIBUTES, DataError, ensure_synthetic, generate_synthetic, read_celeba
 from data.face_drawing import sample_face
 from data.synth import main, partition_sizes, render_range
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from model import evaluate, roc_auc
 from model.intervals import resample_counts, split_intervals, weighted_auc, weighted_mean
-from model.metrics import evaluate, roc_auc
 
 
 def test_weighted_auc_is_the_auc_of_the_drawn_images():

@@ -13,7 +13,7 @@ import pytest
 import requests
 from PIL import Image
 
-from data.attributes import CELEBA_ATTRIBUTES
+from data import CELEBA_ATTRIBUTES
 from model.export import load_export
 from serve.app import STATIC
 from serve.guard import SECURITY_HEADERS

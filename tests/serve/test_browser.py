@@ -13,7 +13,7 @@ import pytest
 import requests
 from PIL import Image
 
-from data.attributes import CELEBA_ATTRIBUTES
+from data import CELEBA_ATTRIBUTES
 from tests.sample import SAMPLE
 
 webdriver = pytest.importorskip("selenium.webdriver")

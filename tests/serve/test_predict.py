@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from data.attributes import CELEBA_ATTRIBUTES
+from data import CELEBA_ATTRIBUTES
 from data.face_drawing import draw_face, sample_face
 from model import ModelParams, build_model
 from model.errors import ExportError
