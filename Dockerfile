@@ -1,5 +1,5 @@
 # celeba-search worker image: the project and its pinned dependencies; runs `search.run`.
-#   docker compose build    (see docker-compose.yml and README, "Many machines")
+#   docker compose build    (see docker-compose.yml and docs/operations.md, "Many machines")
 # Pinned by digest: a tag moves, a digest does not. The digest is the one public Dockerfiles
 # document for python:3.11-slim (not pulled here): check it with
 #   docker buildx imagetools inspect python:3.11-slim

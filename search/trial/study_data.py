@@ -12,7 +12,7 @@ __all__ = ["HOW_TO_GET_CELEBA", "data_for_study", "prepare_data"]
 
 HOW_TO_GET_CELEBA = (
     "download CelebA (Kaggle data set jessicali9530/celeba-dataset, or the official "
-    "distribution) into data/celeba, or use --data synthetic (see README)"
+    "distribution) into data/celeba, or use --data synthetic (see docs/data.md)"
 )
 
 

@@ -1,7 +1,7 @@
 """Proof that the compose deployment survives faults: real PostgreSQL, real worker processes.
 
 Workers and the dashboard run the exact commands docker-compose.yml gives its services.
-Each test prints a RELIABILITY line with its figures (README, "Reliability"; run with -s).
+Each test prints a RELIABILITY line with its figures (docs/operations.md, "Reliability"; run with -s).
 """
 
 from __future__ import annotations
@@ -124,7 +124,7 @@ def test_eight_workers_exact_budget_and_peak_connections(make_cluster) -> None:
 def test_postgres_outage_loses_no_finished_trial(make_cluster) -> None:
     # A grace period longer than the outage, as in production (120 s against a restart of a
     # few seconds): otherwise a live trial whose heartbeats the outage held back is failed as
-    # stale by another worker (see README, "Reliability").
+    # stale by another worker (see docs/operations.md, "Reliability").
     cluster: Cluster = make_cluster("outage", trials=10, SEARCH_GRACE_PERIOD="30")
     workers = [cluster.start_worker() for _ in range(3)]
     storage = cluster.storage()
