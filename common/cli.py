@@ -7,6 +7,7 @@ and 130. Anything else is a bug and keeps its traceback.
 
 from __future__ import annotations
 
+import argparse
 import logging
 import sys
 from collections.abc import Callable
@@ -18,6 +19,7 @@ __all__ = [
     "EXIT_OK",
     "EXIT_SOME_FAILED",
     "EXIT_USER_ERROR",
+    "main_of",
     "print_error",
     "run_command",
     "set_up_logging",
@@ -30,6 +32,18 @@ EXIT_SOME_FAILED = 1  # part of the work failed (a file, a worker); the rest was
 EXIT_USER_ERROR = 2
 EXIT_INTERRUPTED = 130  # 128 + SIGINT, what a shell reports for Ctrl-C
 LOG_FORMAT = "%(levelname)s %(name)s: %(message)s"
+
+
+def main_of(
+    parser: argparse.ArgumentParser,
+    argv: list[str] | None,
+    work: Callable[[argparse.Namespace], int | None],
+    log_level: int = logging.INFO,
+) -> int:
+    """A command's whole `main`: parse `argv`, set up logging, run `work` under the policy."""
+    args = parser.parse_args(argv)
+    set_up_logging(log_level)
+    return run_command(lambda: work(args))
 
 
 def run_command(work: Callable[[], int | None]) -> int:

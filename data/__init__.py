@@ -8,10 +8,10 @@ module was imported before it was run.
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import common.environment  # noqa: F401  (before any backend is imported)
+from common.lazy import lazy_attributes
 from data.attributes import CELEBA_ATTRIBUTES
 from data.celeba import CelebaSource, read_celeba
 from data.dataset import CelebaData, Split, load
@@ -44,8 +44,4 @@ _LAZY = {
     "ensure_synthetic": "data.synth",
 }
 
-
-def __getattr__(name: str) -> Any:
-    if name in _LAZY:
-        return getattr(importlib.import_module(_LAZY[name]), name)
-    raise AttributeError(f"module 'data' has no attribute {name!r}")
+__getattr__ = lazy_attributes("data", _LAZY)

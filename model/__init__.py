@@ -12,10 +12,10 @@ model card (`ModelParams`, `ModelCard`) does not load Keras and its backend.
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import common.environment  # noqa: F401  (before any backend is imported)
+from common.lazy import lazy_attributes
 from model.params import ModelParams
 
 if TYPE_CHECKING:
@@ -65,8 +65,4 @@ _LAZY = {
     "train": "model.training",
 }
 
-
-def __getattr__(name: str) -> Any:
-    if name in _LAZY:
-        return getattr(importlib.import_module(_LAZY[name]), name)
-    raise AttributeError(f"module 'model' has no attribute {name!r}")
+__getattr__ = lazy_attributes("model", _LAZY)

@@ -18,7 +18,7 @@ import logging
 import math
 from pathlib import Path
 
-from common.cli import run_command, set_up_logging
+from common.cli import main_of
 from common.errors import UserError
 from data.decode import MAX_PIXELS
 from serve.limits import Limits
@@ -92,9 +92,7 @@ def _check(args: argparse.Namespace) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-    set_up_logging()
-    return run_command(lambda: _serve(args))
+    return main_of(build_parser(), argv, _serve)
 
 
 def _serve(args: argparse.Namespace) -> None:

@@ -23,7 +23,7 @@ from pathlib import Path
 import keras
 import numpy as np
 
-from common.cli import EXIT_SOME_FAILED, print_error, run_command, set_up_logging
+from common.cli import EXIT_SOME_FAILED, main_of, print_error
 from common.errors import UserError
 from model import predict_proba
 from model.card import ModelCard
@@ -136,9 +136,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-    set_up_logging(logging.WARNING)
-    return run_command(lambda: _predict(args))
+    return main_of(build_parser(), argv, _predict, logging.WARNING)
 
 
 def _predict(args: argparse.Namespace) -> int:

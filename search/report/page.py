@@ -34,7 +34,7 @@ from matplotlib.transforms import Bbox
 from optuna.trial import FrozenTrial, TrialState
 
 from common.atomic import install, temp_dir_for
-from common.cli import fig, run_command, set_up_logging, short
+from common.cli import fig, main_of, short
 from common.errors import UserError
 from common.paths import export_dir, report_dir
 from model.card import CARD_NAME, GroupReport, ModelCard
@@ -624,9 +624,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-    set_up_logging(logging.WARNING)
-    return run_command(lambda: _report(args))
+    return main_of(build_parser(), argv, _report, logging.WARNING)
 
 
 def _report(args: argparse.Namespace) -> None:

@@ -27,8 +27,8 @@ SEARCH_SETTINGS = {
     "SEARCH_EPOCHS": "2",
     "SEARCH_SPACE": "demo",
     "SEARCH_GRACE_PERIOD": "6",
-    # Several worker containers on one machine, as docs/operations.md says to scale them: one worker
-    # process each (the default is one per core), so a SIGKILL stops exactly one worker.
+    # Several worker containers on one machine, as docs/operations.md says to scale them: one
+    # worker process each (the default is one per core), so a SIGKILL stops exactly one worker.
     "SEARCH_EXTRA_ARGS": f"--synthetic-n {SYNTHETIC_N} --workers 1",
 }
 

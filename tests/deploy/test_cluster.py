@@ -1,7 +1,8 @@
 """Proof that the compose deployment survives faults: real PostgreSQL, real worker processes.
 
 Workers and the dashboard run the exact commands docker-compose.yml gives its services.
-Each test prints a RELIABILITY line with its figures (docs/operations.md, "Reliability"; run with -s).
+Each test prints a RELIABILITY line with its figures (docs/operations.md, "Reliability"; run
+with -s).
 """
 
 from __future__ import annotations

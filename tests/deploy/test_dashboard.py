@@ -35,7 +35,7 @@ def test_dashboard_serves_trials_and_epochs_on_loopback_only(
 
     port = free_port()
     log = tmp_path / "dashboard.log"
-    # The URL with its password goes by environment, as docs/operations.md says; --host is left out.
+    # The URL with its password goes by environment, as docs/operations.md says; no --host.
     env = {**os.environ, "OPTUNA_STORAGE": database.url, "PYTHONPATH": str(REPO)}
     argv = [sys.executable, "-m", "search.dashboard", "--port", str(port)]
     with open(log, "wb") as out:
