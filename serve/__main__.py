@@ -20,7 +20,6 @@ from pathlib import Path
 
 from common.cli import main_of
 from common.errors import UserError
-from data.decode import MAX_PIXELS
 from serve.limits import Limits
 
 __all__ = ["build_parser", "main"]
@@ -43,8 +42,11 @@ def build_parser() -> argparse.ArgumentParser:
     add("--port", type=_number(int), default=8000)
     add("--allowed-host", action="append", default=[], metavar="NAME",
         help="another Host header to answer, e.g. faces.example.org:8000 ('*': any)")  # fmt: skip
-    add("--max-upload-mb", type=_number(float), default=10.0, help="largest request body")
-    add("--max-pixels", type=_number(int), default=MAX_PIXELS, help="largest image, w x h")
+    add("--max-upload-mb", type=_number(float), default=defaults.max_upload_bytes / 2**20,
+        help="largest request body")  # fmt: skip
+    add(
+        "--max-pixels", type=_number(int), default=defaults.max_pixels, help="largest image, w x h"
+    )
     add("--max-concurrent", type=_number(int), default=defaults.max_concurrent,
         help="requests being processed; more get 503")  # fmt: skip
     add("--max-connections", type=_number(int), default=defaults.max_connections,
