@@ -1,0 +1,92 @@
+"""Which Keras backend a process gets: the fastest for the machine, KERAS_BACKEND overriding."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from common import environment
+from common.environment import choose_backend
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture
+def machine(monkeypatch: pytest.MonkeyPatch):
+    """Pretend a machine: which backends are installed, a GPU, AVX-512."""
+
+    def pretend(*, installed=("jax", "tensorflow"), gpu=False, avx512=True) -> None:
+        monkeypatch.setattr(environment, "_installed", lambda name: name in installed)
+        monkeypatch.setattr(environment, "_has_gpu", lambda environ: gpu)
+        monkeypatch.setattr(environment, "_has_avx512", lambda: avx512)
+
+    return pretend
+
+
+def test_avx512_cpus_train_on_tensorflow(machine):
+    machine(avx512=True)
+    assert choose_backend({}) == "tensorflow"
+
+
+def test_cpus_without_avx512_train_on_jax(machine):
+    machine(avx512=False)
+    assert choose_backend({}) == "jax"
+
+
+def test_gpu_machines_train_on_jax(machine):
+    machine(gpu=True, avx512=True)
+    assert choose_backend({}) == "jax"
+
+
+@pytest.mark.parametrize("only", ["jax", "tensorflow"])
+def test_the_only_installed_backend_is_used(machine, only):
+    machine(installed=(only,), gpu=only == "tensorflow", avx512=only == "jax")
+    assert choose_backend({}) == only
+
+
+@pytest.mark.parametrize("override", ["jax", "tensorflow", "torch"])
+def test_keras_backend_in_the_environment_wins(machine, override):
+    machine(gpu=True, avx512=False)
+    assert choose_backend({"KERAS_BACKEND": override}) == override
+
+
+def test_a_hidden_gpu_is_no_gpu(monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.setattr(environment.Path, "exists", lambda self: True)  # /dev/nvidiactl
+    assert environment._has_gpu({"CUDA_VISIBLE_DEVICES": "-1"}) is False
+    assert environment._has_gpu({"CUDA_VISIBLE_DEVICES": "0"}) is True
+
+
+PROBE = "import model, keras; print(keras.backend.backend())"
+
+
+def _backend_of_a_new_process(**env: str) -> str:
+    clean = {k: v for k, v in os.environ.items() if k != "KERAS_BACKEND"}
+    done = subprocess.run(
+        [sys.executable, "-c", PROBE],
+        cwd=ROOT,
+        env={**clean, **env},
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    return done.stdout.strip().splitlines()[-1]
+
+
+def test_a_command_starts_on_the_chosen_backend():
+    clean = {k: v for k, v in os.environ.items() if k != "KERAS_BACKEND"}
+    assert _backend_of_a_new_process() == choose_backend(clean)
+
+
+@pytest.mark.skipif(
+    not (environment._installed("jax") and environment._installed("tensorflow")),
+    reason="needs both jax and tensorflow",
+)
+def test_keras_backend_overrides_the_choice_in_a_new_process():
+    clean = {k: v for k, v in os.environ.items() if k != "KERAS_BACKEND"}
+    other = "jax" if choose_backend(clean) == "tensorflow" else "tensorflow"
+    assert _backend_of_a_new_process(KERAS_BACKEND=other) == other
