@@ -12,8 +12,8 @@ process, the variants alternating round by round so that the machine's load touc
 
 --backends adds `ours` on named backends (e.g. `jax,tensorflow`) to compare them. Each
 row also gives the trial's CPU time (user, system) and its busy threads (thread name and
-CPU seconds / wall seconds), read from /proc. It ends with the CPU model and each round's
-ratio plain / ours.
+its share of the process's CPU time), read from /proc. It ends with the CPU model and each round's
+ratio plain / ours, of wall time and of CPU time (user + system; steadier under load).
 
     python -m bench.trial                       # 2 rounds of ours and plain
     python -m bench.trial --rounds 3 --backends jax,tensorflow
@@ -82,16 +82,18 @@ class Meter:
 
     def figures(self, wall_end: float) -> dict[str, Any]:
         usage = resource.getrusage(resource.RUSAGE_SELF)
-        wall = wall_end - self.wall
+        user = usage.ru_utime - self.usage.ru_utime
+        system = usage.ru_stime - self.usage.ru_stime
         busy = []
         for tid, (name, seconds) in thread_seconds().items():
             used = seconds - self.threads.get(tid, (name, 0.0))[1]
-            if used > 0.1 * wall:
-                busy.append((name, round(used / wall, 2)))
+            # shares of the process's CPU time: on a loaded machine wall time says little
+            if used > 0.05 * (user + system):
+                busy.append((name, round(used / (user + system), 2)))
         return {
-            "seconds": wall,
-            "user": usage.ru_utime - self.usage.ru_utime,
-            "system": usage.ru_stime - self.usage.ru_stime,
+            "seconds": wall_end - self.wall,
+            "user": user,
+            "system": system,
             "busy_threads": sorted(busy, key=lambda b: -b[1]),
         }
 
@@ -254,13 +256,15 @@ def main(argv: list[str] | None = None) -> int:
         f"worker 0 of {workers}'s environment {worker_environment(0, workers)}"
     )
     print(f"{'variant':16} {'backend':10} {'seconds':>8} {'user':>7} {'system':>6} "
-          f"{'sys %':>6} {'val AUC':>7}  busy threads (CPU s / wall s)")  # fmt: skip
+          f"{'sys %':>6} {'val AUC':>7}  busy threads (share of CPU time)")  # fmt: skip
     seconds: dict[str, list[float]] = {v: [] for v in variants}
+    cpu: dict[str, list[float]] = {v: [] for v in variants}
     for round_ in range(args.rounds):
         order = variants if round_ % 2 == 0 else variants[::-1]
         for variant in order:
             figures = run_child(variant, args, workers)
             seconds[variant].append(figures["seconds"])
+            cpu[variant].append(figures["user"] + figures["system"])
             print(row(variant, figures), flush=True)
     print(f"load average at end: {os.getloadavg()}")
     for variant, times in seconds.items():
@@ -268,7 +272,14 @@ def main(argv: list[str] | None = None) -> int:
               f"range {min(times):.1f}-{max(times):.1f} s")  # fmt: skip
     for variant in variants[:-1]:
         ratios = [p / o for p, o in zip(seconds["plain"], seconds[variant], strict=True)]
-        print(f"plain / {variant}: " + ", ".join(f"{r:.2f}x" for r in ratios) + " (per round)")
+        cpu_ratios = [p / o for p, o in zip(cpu["plain"], cpu[variant], strict=True)]
+        print(
+            f"plain / {variant}: wall "
+            + ", ".join(f"{r:.2f}x" for r in ratios)
+            + "; CPU "
+            + ", ".join(f"{r:.2f}x" for r in cpu_ratios)
+            + " (per round)"
+        )
     return 0
 
 
