@@ -14,6 +14,7 @@ twice as fast as JAX's. JAX's compiled programs persist under `JAX_CACHE`, so a 
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import os
 from collections.abc import Mapping
@@ -21,9 +22,10 @@ from pathlib import Path
 
 from common.paths import CACHES
 
-__all__ = ["BACKEND_ENV", "JAX_CACHE", "choose_backend"]
+__all__ = ["BACKEND_ENV", "CPUS_ENV", "JAX_CACHE", "choose_backend", "pin_cpus"]
 
 BACKEND_ENV = "KERAS_BACKEND"
+CPUS_ENV = "CELEBA_SEARCH_CPUS"  # cores a worker process runs on (search/devices.py)
 JAX_CACHE = CACHES / "jax"
 
 
@@ -61,6 +63,17 @@ def choose_backend(environ: Mapping[str, str] = os.environ) -> str:
     return "tensorflow"
 
 
+def pin_cpus(environ: Mapping[str, str] = os.environ) -> None:
+    """Confine this process to the cores CPUS_ENV lists ("0,1"), before any thread pool exists:
+    TensorFlow and XLA size their pools by the CPU affinity. A core this machine lacks leaves
+    the affinity as it is."""
+    listed = environ.get(CPUS_ENV)
+    if listed:
+        with contextlib.suppress(OSError):
+            os.sched_setaffinity(0, {int(core) for core in listed.split(",")})
+
+
+pin_cpus()
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # TensorFlow's C++ start-up chatter
 os.environ.setdefault("MPLBACKEND", "Agg")  # plots are written to files, never shown
 os.environ[BACKEND_ENV] = choose_backend()

@@ -1,4 +1,5 @@
-"""Which Keras backend a process gets: the fastest for the machine, KERAS_BACKEND overriding."""
+"""What every process starts with (common/environment.py): the Keras backend fastest for the
+machine, KERAS_BACKEND overriding; and a CPU worker confined to its own cores."""
 
 from __future__ import annotations
 
@@ -10,7 +11,8 @@ from pathlib import Path
 import pytest
 
 from common import environment
-from common.environment import choose_backend
+from common.environment import CPUS_ENV, choose_backend
+from search.devices import worker_cores, worker_environment
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -63,18 +65,22 @@ def test_a_hidden_gpu_is_no_gpu(monkeypatch: pytest.MonkeyPatch):
 PROBE = "import model, keras; print(keras.backend.backend())"
 
 
-def _backend_of_a_new_process(**env: str) -> str:
-    clean = {k: v for k, v in os.environ.items() if k != "KERAS_BACKEND"}
+def _run_probe(probe: str, env: dict[str, str]) -> str:
     done = subprocess.run(
-        [sys.executable, "-c", PROBE],
+        [sys.executable, "-c", probe],
         cwd=ROOT,
-        env={**clean, **env},
+        env=env,
         capture_output=True,
         text=True,
         timeout=300,
     )
     assert done.returncode == 0, done.stderr[-2000:]
     return done.stdout.strip().splitlines()[-1]
+
+
+def _backend_of_a_new_process(**env: str) -> str:
+    clean = {k: v for k, v in os.environ.items() if k != "KERAS_BACKEND"}
+    return _run_probe(PROBE, {**clean, **env})
 
 
 def test_a_command_starts_on_the_chosen_backend():
@@ -90,3 +96,19 @@ def test_keras_backend_overrides_the_choice_in_a_new_process():
     clean = {k: v for k, v in os.environ.items() if k != "KERAS_BACKEND"}
     other = "jax" if choose_backend(clean) == "tensorflow" else "tensorflow"
     assert _backend_of_a_new_process(KERAS_BACKEND=other) == other
+
+
+def test_cpu_workers_get_cores_of_their_own(monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0, 1, 2, 3})
+    assert [worker_cores(i, 4) for i in range(4)] == [[0], [1], [2], [3]]
+    assert [worker_cores(i, 2) for i in range(2)] == [[0, 1], [2, 3]]
+    assert [worker_cores(i, 8) for i in range(6)] == [[0], [1], [2], [3], [0], [1]]
+
+
+def test_a_worker_process_runs_on_its_cores_only(monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "")  # a CPU worker, whatever the machine
+    cores = sorted(os.sched_getaffinity(0))
+    env = {**os.environ, **worker_environment(len(cores) - 1, len(cores))}
+    assert env[CPUS_ENV] == str(cores[-1])
+    probe = "import model, os; print(sorted(os.sched_getaffinity(0)))"
+    assert _run_probe(probe, env) == str([cores[-1]])
