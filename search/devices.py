@@ -80,7 +80,8 @@ def worker_environment(index: int, workers: int) -> dict[str, str]:
         return env
     threads = max(1, cpu_cores() // workers)
     env = {name: str(threads) for name in _THREAD_VARIABLES if name not in os.environ}
-    env[CPUS_ENV] = ",".join(str(core) for core in worker_cores(index, workers))
+    if CPUS_ENV not in os.environ:  # set, even empty (no pinning: a shared machine), it is kept
+        env[CPUS_ENV] = ",".join(str(core) for core in worker_cores(index, workers))
     if threads == 1:  # XLA on CPU (the JAX backend) has no thread count, only this switch
         flags = os.environ.get("XLA_FLAGS", "")
         env["XLA_FLAGS"] = f"{flags} --xla_cpu_multi_thread_eigen=false".strip()

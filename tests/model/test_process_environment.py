@@ -107,8 +107,16 @@ def test_cpu_workers_get_cores_of_their_own(monkeypatch: pytest.MonkeyPatch):
 
 def test_a_worker_process_runs_on_its_cores_only(monkeypatch: pytest.MonkeyPatch):
     monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "")  # a CPU worker, whatever the machine
+    monkeypatch.delenv(CPUS_ENV, raising=False)
     cores = sorted(os.sched_getaffinity(0))
     env = {**os.environ, **worker_environment(len(cores) - 1, len(cores))}
     assert env[CPUS_ENV] == str(cores[-1])
     probe = "import model, os; print(sorted(os.sched_getaffinity(0)))"
     assert _run_probe(probe, env) == str([cores[-1]])
+
+
+def test_pinning_the_user_set_or_turned_off_is_kept(monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "")
+    monkeypatch.setenv(CPUS_ENV, "")  # a shared machine: let the scheduler place workers
+    assert CPUS_ENV not in worker_environment(0, 2)
+    environment.pin_cpus({CPUS_ENV: ""})  # nothing to apply
