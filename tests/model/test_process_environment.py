@@ -120,3 +120,16 @@ def test_pinning_the_user_set_or_turned_off_is_kept(monkeypatch: pytest.MonkeyPa
     monkeypatch.setenv(CPUS_ENV, "")  # a shared machine: let the scheduler place workers
     assert CPUS_ENV not in worker_environment(0, 2)
     environment.pin_cpus({CPUS_ENV: ""})  # nothing to apply
+
+
+@pytest.mark.skipif(not environment._installed("jax"), reason="jax is not installed")
+def test_jax_compiles_into_a_persistent_cache_under_the_home(tmp_path: Path):
+    probe = (
+        "import model, jax, jax.numpy as jnp; jax.jit(lambda x: x * 2)(jnp.ones(3)); "
+        "print(jax.config.jax_compilation_cache_dir)"
+    )
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("JAX_")}
+    env = {**clean, "KERAS_BACKEND": "jax", "CELEBA_SEARCH_HOME": str(tmp_path)}
+    cache = tmp_path / "data" / "cache" / "jax"
+    assert _run_probe(probe, env) == str(cache.resolve())
+    assert any(cache.iterdir())  # even a program this small is kept
