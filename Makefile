@@ -18,14 +18,23 @@ setup: $(INSTALLED)
 # Synthetic test-split faces (never trained on) for the predict step; they are aligned crops.
 DEMO_FACES := $(addprefix data/synthetic/n5000-seed0/img_align_celeba/,004998.jpg 004999.jpg 005000.jpg)
 
-demo: setup
+# Each phase's wall time goes to $(PHASES) and is printed at the end, so that a demo's figures
+# can be quoted phase by phase (setup is timed too: on a fresh clone it creates .venv).
+PHASES := studies/demo-phases.txt
+timed = echo '$(2)'; start=$$(date +%s%N); $(2) && echo "$(1) $$(( ($$(date +%s%N) - start) / 1000000 ))" >> $(PHASES)
+
+demo:
+	@mkdir -p studies && : > $(PHASES)
+	@$(call timed,setup,$(MAKE) --no-print-directory setup)
 	# bounded by compute, not by how many trials Hyperband happens to stop early
-	$(PY) -m search.run --preset demo --budget-epochs 80
-	$(PY) -m search.refit --study demo --max-epochs 15
-	$(PY) -m serve.predict --model studies/demo/best --no-detect $(DEMO_FACES)
-	$(PY) -m search.report --study demo
+	@$(call timed,search,$(PY) -m search.run --preset demo --budget-epochs 80)
+	@$(call timed,refit,$(PY) -m search.refit --study demo --max-epochs 15)
+	@$(call timed,predict,$(PY) -m serve.predict --model studies/demo/best --no-detect $(DEMO_FACES))
+	@$(call timed,report,$(PY) -m search.report --study demo)
 	@echo "dashboard: $(PY) -m search.dashboard, then open http://127.0.0.1:8080"
 	@echo "report:    open studies/demo/report/index.html in a browser"
+	@echo "phase times (wall, $$(nproc) CPUs, $$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)):"
+	@awk '{ printf "  %-8s %7.1f s\n", $$1, $$2 / 1000; t += $$2 } END { printf "  %-8s %7.1f s\n", "total", t / 1000 }' $(PHASES)
 
 test: setup
 	$(PY) -m pytest -q

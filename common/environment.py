@@ -3,13 +3,81 @@
 Each package's `__init__` imports this module first, so `python -m <package>.<command>`,
 a test and a worker process all start with the same settings; a value already in the
 environment wins.
+
+The Keras backend is the fastest one measured for this kind of machine
+(docs/benchmarks-speed.md), unless KERAS_BACKEND names one: JAX where a GPU is (those
+machines have no TensorFlow) and on CPUs without AVX-512, where whole trials ran 2-2.5x
+faster on JAX; TensorFlow on AVX-512 CPUs, where oneDNN's kernels made whole trials about
+twice as fast as JAX's. JAX's compiled programs persist under `JAX_CACHE`, so a process
+(a recycled worker, a refit) need not compile a step again that an earlier one compiled.
 """
 
 from __future__ import annotations
 
+import contextlib
+import importlib.util
 import os
+from collections.abc import Mapping
+from pathlib import Path
 
-__all__: list[str] = []
+from common.paths import CACHES
 
+__all__ = ["BACKEND_ENV", "CPUS_ENV", "JAX_CACHE", "choose_backend", "pin_cpus"]
+
+BACKEND_ENV = "KERAS_BACKEND"
+CPUS_ENV = "CELEBA_SEARCH_CPUS"  # cores a worker process runs on (search/devices.py)
+JAX_CACHE = CACHES / "jax"
+
+
+def _installed(name: str) -> bool:
+    return importlib.util.find_spec(name) is not None  # finds it without importing it
+
+
+def _has_gpu(environ: Mapping[str, str]) -> bool:
+    """An NVIDIA GPU this process may use, told without importing a backend."""
+    listed = environ.get("CUDA_VISIBLE_DEVICES")
+    if listed is not None and all(gpu.strip() in ("", "-1") for gpu in listed.split(",")):
+        return False
+    return Path("/dev/nvidiactl").exists()
+
+
+def _has_avx512() -> bool:
+    try:
+        cpuinfo = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return False
+    return any(
+        line.startswith("flags") and "avx512f" in line.split() for line in cpuinfo.splitlines()
+    )
+
+
+def choose_backend(environ: Mapping[str, str] = os.environ) -> str:
+    """KERAS_BACKEND when set, else the installed backend fastest for this machine."""
+    if environ.get(BACKEND_ENV):
+        return environ[BACKEND_ENV]
+    has_jax, has_tf = _installed("jax"), _installed("tensorflow")
+    if has_jax != has_tf:
+        return "jax" if has_jax else "tensorflow"
+    if _has_gpu(environ) or not _has_avx512():
+        return "jax"
+    return "tensorflow"
+
+
+def pin_cpus(environ: Mapping[str, str] = os.environ) -> None:
+    """Confine this process to the cores CPUS_ENV lists ("0,1"), before any thread pool exists:
+    TensorFlow and XLA size their pools by the CPU affinity. A core this machine lacks leaves
+    the affinity as it is."""
+    listed = environ.get(CPUS_ENV)
+    if listed:
+        with contextlib.suppress(OSError):
+            os.sched_setaffinity(0, {int(core) for core in listed.split(",")})
+
+
+pin_cpus()
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # TensorFlow's C++ start-up chatter
 os.environ.setdefault("MPLBACKEND", "Agg")  # plots are written to files, never shown
+os.environ[BACKEND_ENV] = choose_backend()
+os.environ.setdefault("JAX_COMPILATION_CACHE_DIR", str(JAX_CACHE.resolve()))
+# cache every program: the small steps of the demo's networks compile in under JAX's
+# default threshold of a second each, yet together cost a pruned trial several seconds
+os.environ.setdefault("JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS", "0")

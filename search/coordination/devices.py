@@ -4,7 +4,10 @@ With GPUs: `workers_per_gpu` workers per visible GPU, each pinned with CUDA_VISI
 workers that share a GPU allocate its memory as they need it instead of taking most of it
 up front (TensorFlow's and JAX's defaults). Without: one worker per core (as many as the
 memory holds at WORKER_MEMORY_GIB each), each limited to its share of the cores
-(TensorFlow's thread pools and OpenMP; XLA's single-thread switch when it has one core).
+(TensorFlow's thread pools and OpenMP; XLA's single-thread switch when it has one core) and
+pinned to them (CPUS_ENV, applied by common.environment at start): JAX sizes its CPU thread
+pools by the process's CPU affinity and ignores the thread settings, so an unpinned one-core
+JAX worker kept three threads busy.
 """
 
 from __future__ import annotations
@@ -13,8 +16,11 @@ import os
 import shutil
 import subprocess
 
+from common.environment import CPUS_ENV
+
 __all__ = [
     "WORKER_MEMORY_GIB",
+    "worker_cores",
     "cpu_cores",
     "default_workers",
     "memory_gib",
@@ -74,7 +80,18 @@ def worker_environment(index: int, workers: int) -> dict[str, str]:
         return env
     threads = max(1, cpu_cores() // workers)
     env = {name: str(threads) for name in _THREAD_VARIABLES if name not in os.environ}
+    if CPUS_ENV not in os.environ:  # set, even empty (no pinning: a shared machine), it is kept
+        env[CPUS_ENV] = ",".join(str(core) for core in worker_cores(index, workers))
     if threads == 1:  # XLA on CPU (the JAX backend) has no thread count, only this switch
         flags = os.environ.get("XLA_FLAGS", "")
         env["XLA_FLAGS"] = f"{flags} --xla_cpu_multi_thread_eigen=false".strip()
     return env
+
+
+def worker_cores(index: int, workers: int) -> list[int]:
+    """The cores CPU worker `index` of `workers` runs on: its own share of this process's
+    cores, shared round-robin when there are more workers than cores."""
+    cores = sorted(os.sched_getaffinity(0))
+    share = max(1, len(cores) // workers)
+    start = (index * share) % len(cores)
+    return cores[start : start + share]
