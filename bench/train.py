@@ -40,6 +40,7 @@ import numpy as np
 from PIL import Image
 
 from bench.startup import Mode, Network, Profile, profile, synthetic_data
+from common.cli import set_up_logging
 from data.decode import decode_image
 from data.synth import partition_sizes
 from model import MIXED_POLICY, ModelParams, build_model, gpu_available
@@ -232,7 +233,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-profile", action="store_true", help="skip the start-up profile")
     parser.add_argument("--no-throughput", action="store_true", help="skip the throughput")
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    set_up_logging(fmt="%(message)s")
     logging.getLogger("model.training").setLevel(logging.WARNING)  # the table says it all
 
     use_mixed = {"auto": gpu_available(), "on": True, "off": False}[args.mixed_precision]

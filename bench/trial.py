@@ -5,7 +5,7 @@ lr 1e-3) for --epochs epochs on synthetic 32x32 images (4,000 train, 500 val, 50
 default) and are timed from model build to the last validation score, each in a fresh
 process, the variants alternating round by round so that the machine's load touches all:
 
-  ours     `search.objective.Objective` on a one-trial in-memory study, in the environment
+  ours     `search.trial.objective.Objective` on a one-trial in-memory study, in the environment
            `search.run` gives its first worker (its thread budget, the default backend);
   plain    `keras.Model.fit` on uint8 arrays, TensorFlow backend, default threads, the val
            split predicted (`model.predict`) and scored after every epoch.
@@ -33,7 +33,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from search.devices import default_workers, worker_environment
+from search.coordination.devices import default_workers, worker_environment
 
 __all__ = ["main"]
 
@@ -108,7 +108,7 @@ def synthetic_data(n_train: int, n_val: int, seed: int = 0):
 
 
 def demo_params():
-    from search.space import get_space
+    from search.trial.space import get_space
 
     space = get_space("demo")
     return space.params(space.warm_starts[0])
@@ -119,7 +119,7 @@ def child_ours(args: argparse.Namespace) -> dict[str, Any]:
     import keras
     import optuna
 
-    from search.objective import Objective
+    from search.trial.objective import Objective
 
     data = synthetic_data(args.train, args.val)
     stamps: list[float] = []
@@ -146,7 +146,7 @@ def child_ours(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def demo_params_values() -> dict[str, Any]:
-    from search.space import get_space
+    from search.trial.space import get_space
 
     return dict(get_space("demo").warm_starts[0])
 

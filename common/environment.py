@@ -25,7 +25,7 @@ from common.paths import CACHES
 __all__ = ["BACKEND_ENV", "CPUS_ENV", "JAX_CACHE", "choose_backend", "pin_cpus"]
 
 BACKEND_ENV = "KERAS_BACKEND"
-CPUS_ENV = "CELEBA_SEARCH_CPUS"  # cores a worker process runs on (search/devices.py)
+CPUS_ENV = "CELEBA_SEARCH_CPUS"  # cores a worker process runs on (search/coordination/devices.py)
 JAX_CACHE = CACHES / "jax"
 
 

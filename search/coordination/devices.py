@@ -28,7 +28,8 @@ __all__ = [
     "worker_environment",
 ]
 
-# A demo worker peaks at about 1.2 GB resident (README, "Memory"); 2 GiB leaves it room.
+# A demo worker peaks at about 1.2 GB resident (docs/benchmarks.md, "Memory"): 2 GiB leaves
+# it room.
 WORKER_MEMORY_GIB = 2
 
 
@@ -62,7 +63,8 @@ def memory_gib() -> float:
 
 def default_workers(workers_per_gpu: int = 1) -> int:
     """`workers_per_gpu` per GPU; on CPU one worker per core, which `python -m bench.workers`
-    measured 1.5x faster than one worker using every core (README, "Two cores, two workers?")."""
+    measured 1.5x faster than one worker using every core (docs/benchmarks.md, "Two cores,
+    two workers?")."""
     gpus = visible_gpus()
     if gpus:
         return len(gpus) * workers_per_gpu

@@ -12,7 +12,7 @@ import pytest
 
 from common import environment
 from common.environment import CPUS_ENV, choose_backend
-from search.devices import worker_cores, worker_environment
+from search.coordination.devices import worker_cores, worker_environment
 
 ROOT = Path(__file__).resolve().parents[2]
 
