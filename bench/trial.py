@@ -146,9 +146,10 @@ def child_ours(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def demo_params_values() -> dict[str, Any]:
-    from search.trial.space import get_space
+    """The demo's first warm start as the study stores it (powers of two as exponents)."""
+    from search.trial.space import encoded, get_space
 
-    return dict(get_space("demo").warm_starts[0])
+    return encoded(get_space("demo").warm_starts[0])
 
 
 def child_plain(args: argparse.Namespace) -> dict[str, Any]:

@@ -14,6 +14,7 @@ from search.report.page import write_report
 from search.report.tradeoff import pareto_front
 from search.run import main
 from search.trial.constraints import Constraints
+from search.trial.space import encoded
 from tests.search.conftest import TINY_RUN
 
 
@@ -57,7 +58,7 @@ def test_trials_counts_trained_trials_only(in_search_home, capsys):
         "c4": 32,
     }  # 21,536 parameters at 16 px, big 125,768
     for params in (big, big, small, small, small):
-        study.enqueue_trial(params)
+        study.enqueue_trial(encoded(params))  # as the space stores them
     args = [*TINY_RUN, "--trials", "2", "--max-params", "50000", "--no-warm-start"]
 
     assert main([*args, "--storage", url]) == 0
