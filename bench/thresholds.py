@@ -104,10 +104,10 @@ def data_sets(
         sets[f"synthetic {n}"] = lambda seed: _synthetic(folder, n, FACE_SEED + seed)
     if args.large_val:
         n_train, n_val = args.large_train, args.large_val
-        n = n_train + 2 * n_val
 
         def large(seed: int) -> data.CelebaData:
-            return _resplit(_synthetic(folder, n, FACE_SEED + seed), n_train, n_val)
+            faces = _synthetic(folder, n_train + 2 * n_val, FACE_SEED + seed)
+            return _resplit(faces, n_train, n_val)
 
         sets["synthetic large"] = large
     return sets
