@@ -10,6 +10,7 @@ those thresholds and at 0.5. Data sets:
 Rules, all from the same validation predictions:
   card             model.thresholds (what refit writes on the card): sign test, Bonferroni
   old cv rule      the rule before issue 23: 5 folds, held-out gain >= 2 images, no fold lost
+                   (here on the card's random folds; it dealt stratified ones)
   best cut         the cut of highest validation accuracy for every attribute
 """
 
@@ -49,7 +50,7 @@ def thresholds_by_rule(labels: np.ndarray, probs: np.ndarray, names, seed: int) 
     choices = choose_thresholds(labels, probs, names, seed=seed)
     full = best_cuts(labels, probs)
     card = np.array([choices[n].threshold for n in names])
-    # the old rule, from the same folds' evidence (the folds are drawn the same way)
+    # the old rule's test on the card's folds (random; the old rule stratified its own)
     old = np.array(
         [
             full[j] if c.cv_gain is not None and c.cv_gain >= 2 and c.folds_lost == 0 else 0.5

@@ -10,7 +10,7 @@ faces the tuned attributes lost to 0.5 in all three refits of issue 23).
 with the chance of any of the attributes being tuned by luck held at `alpha`:
 
 1. fewer than `min_class` positives or negatives in validation: kept at 0.5 ("too few");
-2. otherwise the validation split is cut into `folds` stratified folds; on each held-out fold
+2. otherwise the validation split is cut into `folds` random folds; on each held-out fold
    the best cut of the other folds is compared image by image with 0.5: a win is an image the
    tuned cut gets right and 0.5 gets wrong, a loss the reverse;
 3. a one-sided sign test of wins against losses (if tuning did not help, each image where the
@@ -99,7 +99,7 @@ def choose_thresholds(
             reason = f"kept 0.5: too few {scarce} ({min(n_pos, n_neg)} < {rule.min_class})"
             choices[name] = ThresholdChoice(HALF, False, reason, n_pos, n_neg)
         else:
-            folds = _stratified_folds(column, rule.folds, rng)
+            folds = _random_folds(column.size, rule.folds, rng)
             held_out[j] = _fold_wins(column, probs[:, j], folds)
     # Bonferroni over the attributes tested: screening by class counts never looks at a gain
     level = rule.alpha / max(len(held_out), 1)
@@ -135,13 +135,14 @@ def sign_test(wins: int, losses: int) -> float:
     return sum(math.comb(n, k) for k in range(wins, n + 1)) / 2**n
 
 
-def _stratified_folds(column: np.ndarray, folds: int, rng: np.random.Generator) -> np.ndarray:
-    """A fold number per image, positives and negatives each dealt round the folds."""
-    fold = np.empty(column.size, dtype=np.int64)
-    for members in (np.flatnonzero(column), np.flatnonzero(~column)):
-        shuffled = rng.permutation(members)
-        fold[shuffled] = (np.arange(shuffled.size) + rng.integers(folds)) % folds
-    return fold
+def _random_folds(size: int, folds: int, rng: np.random.Generator) -> np.ndarray:
+    """A fold number per image, dealt at random (sizes within one of each other).
+
+    Not stratified on purpose: a stratified held-out fold shares the other folds' share of
+    positives, so a cut that only fits the validation split's share of positives would win
+    there; the sign test needs held-out images independent of the images the cut was tuned on.
+    """
+    return rng.permutation(np.arange(size) % folds)
 
 
 def _fold_wins(
