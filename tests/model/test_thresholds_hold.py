@@ -16,9 +16,9 @@ from model.thresholds import choose_thresholds
 from tests.sample import SAMPLE
 
 # of mean test accuracy, issue 23's target: 0.1 points, 2.4 of synthetic's 2,400 decisions.
-# Measured once (seed 0, stratified folds): the sign-test rule +0.0203 on the real sample (4 tuned) and 0 on
-# synthetic (none tuned); the rule before it (cross-validated gain >= 2 images, no fold lost)
-# +0.0489 (12 tuned) and -0.00125 (1 tuned: this test fails with it)
+# Measured once (seed 0, with stratified folds): the sign-test rule +0.0203 on the real sample
+# (4 tuned) and 0 on synthetic (none tuned); the rule before it (cross-validated gain >= 2
+# images, no fold lost) +0.0489 (12 tuned) and -0.00125 (1 tuned: this test fails with it)
 TOLERANCE = 0.001
 PARAMS = ModelParams(conv_widths=(8, 16, 16, 32), dense_widths=(64, 32), dropout=0.2)
 
