@@ -159,6 +159,10 @@ class ThresholdChoice:
     cv_gain: int | None = None  # held-out images won over 0.5, summed over the folds
     folds_won: int | None = _bounded(0, default=None)
     folds_lost: int | None = _bounded(0, default=None)
+    # the sign test behind the choice (absent from cards written before it)
+    heldout_wins: int | None = _bounded(0, default=None)  # right at the tuned cut, wrong at 0.5
+    heldout_losses: int | None = _bounded(0, default=None)  # the reverse
+    p_value: float | None = _bounded(0, 1, default=None)  # one-sided, before Bonferroni
 
     def __post_init__(self) -> None:
         _check_bounds(self)

@@ -22,10 +22,14 @@ def threshold_summary(card: ModelCard) -> str:
     tuned = sum(c.tuned for c in choices)
     scarce = sum(c.reason.startswith("kept 0.5: too few") for c in choices)
     no_gain = len(choices) - tuned - scarce
+    # cards written before the sign test (no p-values) were chosen by the older, looser rule
+    signed = any(c.p_value is not None for c in choices)
+    how = "held-out gain beyond chance" if signed else "cross-validated gain"
+    not_shown = "gain not shown" if signed else "no cross-validated gain"
     return (
-        f"thresholds: {tuned} of {len(choices)} tuned on validation (cross-validated gain), "
+        f"thresholds: {tuned} of {len(choices)} tuned on validation ({how}), "
         f"{scarce} kept at 0.5 (too few positives or negatives), "
-        f"{no_gain} kept at 0.5 (no cross-validated gain)"
+        f"{no_gain} kept at 0.5 ({not_shown})"
     )
 
 
