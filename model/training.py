@@ -26,6 +26,7 @@ __all__ = [
     "PREDICT_BATCH",
     "EpochResult",
     "TrainResult",
+    "default_dtype_policy",
     "gpu_available",
     "predict_proba",
     "train",
@@ -64,6 +65,11 @@ class TrainResult:
     @property
     def images_per_second(self) -> float:
         return float(np.mean([e.images_per_second for e in self.history]))
+
+
+def default_dtype_policy() -> str | None:
+    """The dtype policy train() builds models with unless told: mixed bfloat16 on a GPU."""
+    return MIXED_POLICY if gpu_available() else None
 
 
 def gpu_available() -> bool:
@@ -180,8 +186,10 @@ def _ready_model(
         keras.backend.clear_session(free_memory=True)
     keras.utils.set_random_seed(seed)
     if model is None:
-        use_mixed = gpu_available() if mixed_precision is None else mixed_precision
-        policy = MIXED_POLICY if use_mixed else None
+        if mixed_precision is None:
+            policy = default_dtype_policy()
+        else:
+            policy = MIXED_POLICY if mixed_precision else None
         model = build_model(params, data.image_size, len(data.attr_names), dtype_policy=policy)
     if not model.optimizer.built:
         # else TensorFlow builds it inside the first traced step, and its new variables make

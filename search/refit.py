@@ -34,7 +34,7 @@ from common.cli import fig, run_command, set_up_logging, short
 from common.errors import UserError
 from common.paths import ARTIFACTS
 from data import CelebaData
-from model import gpu_available, predict_proba, train
+from model import default_dtype_policy, predict_proba, train
 from model.card import CARD_NAME, DataRecord, GroupReport, ModelCard, SearchObjective
 from model.card_text import gap_line, interval_text, threshold_summary, trust_summary
 from model.export import export_model, git_commit, package_versions
@@ -43,10 +43,7 @@ from model.intervals import split_intervals
 from model.latency import measure_footprint
 from model.scoring import base_rate_scores, split_scores
 from model.thresholds import choose_thresholds
-from model.training import (
-    MIXED_POLICY,
-    TrainResult,
-)
+from model.training import TrainResult
 from model.trust import trust_levels
 from search.coordination.budget import RESERVED_ATTR
 from search.coordination.storage import (
@@ -170,9 +167,8 @@ def refit(
     log.info(
         "refit of trial %d: %s, up to %d epochs", trial.number, decoded(trial.params), max_epochs
     )
-    policy = MIXED_POLICY if gpu_available() else None  # as train() chooses
     footprint = measure_footprint(
-        config.model, data.image_size, len(data.attr_names), dtype_policy=policy
+        config.model, data.image_size, len(data.attr_names), dtype_policy=default_dtype_policy()
     )
     started = time.perf_counter()
     result = train(

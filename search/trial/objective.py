@@ -14,9 +14,8 @@ import keras
 import optuna
 
 from data import CelebaData
-from model import EpochResult, Metrics, evaluate, gpu_available, predict_proba, train
+from model import EpochResult, Metrics, default_dtype_policy, evaluate, predict_proba, train
 from model.latency import measure_footprint
-from model.training import MIXED_POLICY
 from search.coordination.storage import retry_storage
 from search.trial.constraints import Constraints
 from search.trial.records import BUDGET, CONSTRAINT, PRUNER, TrialRecord
@@ -56,9 +55,11 @@ class Objective:
         """Train `trial`'s configuration for `epochs` (default: the objective's) at most."""
         started = time.perf_counter()
         params = retry_storage(lambda: self.space.sample(trial), "sample parameters")
-        policy = MIXED_POLICY if gpu_available() else None  # as train() chooses
         footprint = measure_footprint(
-            params.model, self.data.image_size, len(self.data.attr_names), dtype_policy=policy
+            params.model,
+            self.data.image_size,
+            len(self.data.attr_names),
+            dtype_policy=default_dtype_policy(),
         )
         broken = self._broken_constraint(footprint.n_params, footprint.latency_ms)
         TrialRecord(
