@@ -19,16 +19,19 @@ import json
 import logging
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import keras
 import numpy as np
 
 from common.cli import EXIT_SOME_FAILED, main_of, print_error
 from common.errors import UserError
-from model import predict_proba
 from model.card import ModelCard
 from model.export import load_export, newest_export
+from serve.native_logs import quiet_native_stderr
 from serve.preprocess import prepare_face
+
+if TYPE_CHECKING:
+    import keras
 
 __all__ = ["Prediction", "main", "predict_images", "thresholds_for"]
 
@@ -93,6 +96,8 @@ def predict_images(
     if not inputs:
         return [], failed
     # unpadded: a few photos padded to 256 rows would cost more than a second trace
+    from model import predict_proba  # Keras: imported once a model is loaded
+
     probs = predict_proba(model, np.stack(inputs), pad=False).astype(np.float64)
     predictions = [
         Prediction(
@@ -141,7 +146,8 @@ def main(argv: list[str] | None = None) -> int:
 
 def _predict(args: argparse.Namespace) -> int:
     export_dir = args.model if args.model is not None else newest_export()
-    model, card = load_export(export_dir)
+    with quiet_native_stderr():  # TensorFlow's CUDA lines on a machine without a GPU
+        model, card = load_export(export_dir)
     thresholds = thresholds_for(card, args.threshold)
     predictions, failed = predict_images(
         model, card, args.images, thresholds=thresholds, detect=not args.no_detect

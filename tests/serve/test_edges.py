@@ -178,3 +178,14 @@ def test_start_up_prints_one_loading_line_and_no_native_noise(tiny_export: Path)
     assert lines[-1] == f"INFO serve: serving on http://127.0.0.1:{port}/"
     if not has_nvidia_device():  # on a GPU machine the native lines stay, on purpose
         assert len(lines) == 3, lines  # loading, loaded, serving
+
+
+def test_predict_prints_its_answer_and_no_native_noise(tiny_export: Path, tmp_path: Path):
+    face = tmp_path / "face.png"
+    Image.new("RGB", (24, 24), (180, 140, 120)).save(face)
+    command = [sys.executable, "-m", "serve.predict", "--model", str(tiny_export), "--no-detect"]
+    done = subprocess.run([*command, str(face)], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith(f"{face}: ")
+    if not has_nvidia_device():  # on a GPU machine the native lines stay, on purpose
+        assert done.stderr == ""
