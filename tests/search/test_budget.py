@@ -62,19 +62,23 @@ def _race(url: str, study_name: str, budget: int, fail_every: int, seed: int) ->
             study.tell(trial, rng.random())
 
 
-def _run_race(url: str, workers: int, budget: int, fail_every: int = 0) -> optuna.Study:
-    study = optuna.create_study(storage=open_storage(url), study_name="race")
+def _in_processes(url: str, name: str, workers: int, target, *args) -> optuna.Study:
+    """A new study raced by `workers` spawned processes, each `target(url, name, *args, i)`."""
+    study = optuna.create_study(storage=open_storage(url), study_name=name)
     context = multiprocessing.get_context("spawn")
     processes = [
-        context.Process(target=_race, args=(url, "race", budget, fail_every, i))
-        for i in range(workers)
+        context.Process(target=target, args=(url, name, *args, i)) for i in range(workers)
     ]
     for process in processes:
         process.start()
     for process in processes:
-        process.join(timeout=120)
+        process.join(timeout=300)  # generous: a loaded CI machine runs six of them on 2 cores
         assert process.exitcode == 0
     return study
+
+
+def _run_race(url: str, workers: int, budget: int, fail_every: int = 0) -> optuna.Study:
+    return _in_processes(url, "race", workers, _race, budget, fail_every)
 
 
 def _finished(study: optuna.Study) -> list:
@@ -144,18 +148,7 @@ def _race_epochs(url: str, study_name: str, total: int, per_trial: int, seed: in
 
 
 def _run_epoch_race(url: str, workers: int, total: int, per_trial: int) -> optuna.Study:
-    study = optuna.create_study(storage=open_storage(url), study_name="epochs")
-    context = multiprocessing.get_context("spawn")
-    processes = [
-        context.Process(target=_race_epochs, args=(url, "epochs", total, per_trial, i))
-        for i in range(workers)
-    ]
-    for process in processes:
-        process.start()
-    for process in processes:
-        process.join(timeout=120)
-        assert process.exitcode == 0
-    return study
+    return _in_processes(url, "epochs", workers, _race_epochs, total, per_trial)
 
 
 def _assert_epoch_budget_spent_exactly(study: optuna.Study, total: int, per_trial: int) -> None:
