@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import math
+import random
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -11,12 +12,16 @@ from typing import TYPE_CHECKING
 
 import keras
 import numpy as np
+from keras.src.backend.common import global_state
+from keras.src.random import seed_generator
+from keras.src.utils import rng_utils
 
 from model.batches import TrainBatches
 from model.batchnorm import CALIBRATION_IMAGES, calibration_sample, recalibrate_batchnorm
 from model.errors import NonFiniteLossError
 from model.metrics import Metrics, evaluate
 from model.network import ModelParams, build_model
+from model.steps import epoch_steps
 
 if TYPE_CHECKING:
     from data import CelebaData
@@ -120,13 +125,18 @@ def train(
     `on_epoch_end` receives each epoch's result; whatever it raises (e.g. a pruning signal)
     propagates unchanged. `patience`: stop once val macro AUC has not improved for that many
     epochs and restore the best epoch's weights. `mixed_precision` None means on only when a
-    GPU is visible. A NaN or infinite training loss raises NonFiniteLossError. `callbacks` are
-    extra Keras callbacks for `fit` (the search's Ctrl-C check between batches).
+    GPU is visible. A NaN or infinite training loss raises NonFiniteLossError at once.
+    `callbacks` are Keras callbacks called as `fit` would call them, batch by batch (the
+    search's Ctrl-C check); `verbose` 1 shows Keras' progress bar.
     `trace_once` (the default) traces the train and predict steps once per model: every
     training batch full (TrainBatches), the last val batch padded. False restores the
     earlier feeding (a smaller last batch, an unpadded val batch) for bench.train.
     `bn_calibration`: training images on which BatchNorm's statistics are re-estimated before
     each validation (model/batchnorm.py); 0 scores with Keras' moving averages as they are.
+
+    The loop is ours rather than `model.fit`: one `train_on_batch` call per batch costs less
+    than fit's feeding (TensorFlow's tf.data threads and their slow teardown, JAX's iterator),
+    which on one core took a third of a small network's trial (docs/benchmarks-speed.md).
     """
     if epochs < 1:
         raise ValueError(f"epochs must be positive, got {epochs}")
@@ -136,39 +146,76 @@ def train(
     batches = TrainBatches(
         data.train.images, data.train.labels, batch_size, seed, full_batches=trace_once
     )
-    guard = _NonFiniteGuard()
+    steps = batches.steps_per_epoch
     calibration = calibration_sample(data.train.images, bn_calibration, seed)
-    scorer = _EpochScorer(
-        data,
-        batches.images_per_epoch,
-        trace_once,
-        epochs,
-        patience,
-        guard,
-        on_epoch_end,
-        calibration,
-    )
-    model.fit(
-        batches,
-        epochs=epochs,
-        steps_per_epoch=batches.steps_per_epoch,
-        shuffle=False,  # TrainBatches shuffles each epoch itself
-        callbacks=[guard, scorer, *callbacks],
+    hooks = keras.callbacks.CallbackList(
+        list(callbacks),
+        add_progbar=verbose != 0,
+        model=model,
         verbose=verbose,
+        epochs=epochs,
+        steps=steps,
     )
-    if guard.failure is not None:
-        epoch, batch, loss = guard.failure
-        raise NonFiniteLossError(
-            f"training loss became {loss} at epoch {epoch}, batch {batch} of "
-            f"{batches.steps_per_epoch} (learning rate {params.learning_rate:g}); "
-            "try a smaller learning rate"
+    progress = _Progress(patience)
+    model.stop_training = False
+    hooks.on_train_begin()
+    for epoch in range(epochs):
+        hooks.on_epoch_begin(epoch)
+        started = time.perf_counter()
+        fit_batch, trained = epoch_steps(model), 0
+        fit_batch.begin()
+        try:
+            for step in range(steps):
+                hooks.on_train_batch_begin(step)
+                images, labels = batches[epoch * steps + step]
+                loss = fit_batch(images, labels)
+                if not math.isfinite(loss):
+                    raise NonFiniteLossError(
+                        f"training loss became {loss} at epoch {epoch + 1}, batch {step + 1} "
+                        f"of {steps} (learning rate {params.learning_rate:g}); "
+                        "try a smaller learning rate"
+                    )
+                trained += len(images)
+                hooks.on_train_batch_end(step, {"loss": loss})
+                if model.stop_training:
+                    break
+        finally:
+            fit_batch.end()  # the model's variables hold the trained weights again
+        seconds = time.perf_counter() - started
+        recalibrate_batchnorm(model, calibration)
+        scoring_started = time.perf_counter()
+        metrics = evaluate(
+            data.val.labels, predict_proba(model, data.val.images, pad=trace_once), data.attr_names
         )
-    if patience is not None and scorer.best_weights is not None:
-        model.set_weights(scorer.best_weights)
+        result = EpochResult(
+            epoch=epoch + 1,
+            loss=loss,
+            val=metrics,
+            seconds=seconds,
+            images_per_second=trained / seconds,
+            val_seconds=time.perf_counter() - scoring_started,
+        )
+        _log_epoch(result, epochs)
+        progress.add(result, model)
+        if on_epoch_end is not None:
+            on_epoch_end(result)
+        hooks.on_epoch_end(
+            epoch,
+            {
+                "loss": result.loss,
+                "val_macro_auc": metrics.macro_auc,
+                "val_micro_auc": metrics.micro_auc,
+            },
+        )
+        if progress.stale or model.stop_training:
+            break
+    hooks.on_train_end()
+    if progress.best_weights is not None:
+        model.set_weights(progress.best_weights)
     return TrainResult(
         model=model,
-        history=scorer.history,
-        best_epoch=scorer.best_epoch,
+        history=progress.history,
+        best_epoch=progress.best_epoch,
         n_params=model.count_params(),
     )
 
@@ -184,7 +231,7 @@ def _ready_model(
     if model is None:
         # frees the graphs and layer names of earlier calls in this process (search trials)
         keras.backend.clear_session(free_memory=True)
-    keras.utils.set_random_seed(seed)
+    set_random_seed(seed)
     if model is None:
         if mixed_precision is None:
             policy = default_dtype_policy()
@@ -198,100 +245,56 @@ def _ready_model(
     return model
 
 
-class _NonFiniteGuard(keras.callbacks.Callback):
-    """Stops fit at the first non-finite batch loss and remembers where it happened."""
+def set_random_seed(seed: int) -> None:
+    """`keras.utils.set_random_seed`, without importing TensorFlow under another backend.
 
-    def __init__(self) -> None:
-        super().__init__()
-        self.failure: tuple[int, int, float] | None = None
-        self._epoch = 0
-
-    def on_epoch_begin(self, epoch: int, logs: dict | None = None) -> None:
-        self._epoch = epoch
-
-    def on_train_batch_end(self, batch: int, logs: dict | None = None) -> None:
-        loss = (logs or {}).get("loss")
-        if loss is not None and not math.isfinite(loss):
-            self.failure = (self._epoch + 1, batch + 1, float(loss))
-            self.model.stop_training = True
+    Keras' function seeds TensorFlow whenever it is installed, and importing it cost a JAX
+    worker 4 s and a few hundred MB; only Python's, NumPy's and Keras' own seeds matter here.
+    """
+    if keras.backend.backend() in ("tensorflow", "torch"):
+        keras.utils.set_random_seed(seed)
+        return
+    global_state.set_global_attribute(rng_utils.GLOBAL_RANDOM_SEED, seed)
+    # Keras' global SeedGenerator is rebuilt from that seed on its next use
+    global_state.set_global_attribute(seed_generator.GLOBAL_SEED_GENERATOR, None)
+    random.seed(seed)
+    np.random.seed(seed)
 
 
-class _EpochScorer(keras.callbacks.Callback):
-    """Times each epoch, scores val exactly, keeps the best weights, calls the caller back."""
+class _Progress:
+    """The epochs so far, the best one by val macro AUC and, with a patience, its weights."""
 
-    def __init__(
-        self,
-        data: CelebaData,
-        images_per_epoch: int,
-        pad: bool,
-        epochs: int,
-        patience: int | None,
-        guard: _NonFiniteGuard,
-        on_epoch_end: Callable[[EpochResult], None] | None,
-        calibration: np.ndarray,
-    ) -> None:
-        super().__init__()
-        self.calibration = calibration
-        self.data = data
-        self.images_per_epoch = images_per_epoch
-        self.pad = pad
-        self.epochs = epochs
+    def __init__(self, patience: int | None) -> None:
         self.patience = patience
-        self.guard = guard
-        self.callback = on_epoch_end
         self.history: list[EpochResult] = []
         self.best_epoch = 1
         self.best_weights: list[np.ndarray] | None = None
+        self.stale = False  # no gain for `patience` epochs: time to stop
         self._best_auc = -math.inf
-        self._started = 0.0
 
-    def on_epoch_begin(self, epoch: int, logs: dict | None = None) -> None:
-        self._started = time.perf_counter()
-
-    def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
-        seconds = time.perf_counter() - self._started
-        if self.guard.failure is not None:
-            return
-        recalibrate_batchnorm(self.model, self.calibration)
-        scoring_started = time.perf_counter()
-        metrics = self._score_val()
-        result = EpochResult(
-            epoch=epoch + 1,
-            loss=float((logs or {})["loss"]),
-            val=metrics,
-            seconds=seconds,
-            images_per_second=self.images_per_epoch / seconds,
-            val_seconds=time.perf_counter() - scoring_started,
-        )
+    def add(self, result: EpochResult, model: keras.Model) -> None:
         self.history.append(result)
-        if logs is not None:
-            # Keras' progress bar runs after this callback and prints these with the loss
-            logs.update(val_macro_auc=metrics.macro_auc, val_micro_auc=metrics.micro_auc)
-        logger.info(
-            "epoch %d/%d: loss %.4f, val macro AUC %.4f, micro AUC %.4f, mean accuracy %.4f, "
-            "%.1f s (%.0f images/s)",
-            result.epoch,
-            self.epochs,
-            result.loss,
-            metrics.macro_auc,
-            metrics.micro_auc,
-            metrics.mean_accuracy,
-            seconds,
-            result.images_per_second,
-        )
-        if metrics.macro_auc > self._best_auc:
-            self._best_auc = metrics.macro_auc
+        if result.val.macro_auc > self._best_auc:
+            self._best_auc = result.val.macro_auc
             self.best_epoch = result.epoch
             if self.patience is not None:
-                self.best_weights = self.model.get_weights()
+                self.best_weights = model.get_weights()
         elif self.patience is not None and result.epoch - self.best_epoch >= self.patience:
             logger.info("early stop: no val macro AUC gain in %d epochs", self.patience)
-            self.model.stop_training = True
-        if self.callback is not None:
-            self.callback(result)
+            self.stale = True
 
-    def _score_val(self) -> Metrics:
-        """The current weights' metrics over the whole val split."""
-        val = self.data.val
-        probs = predict_proba(self.model, val.images, pad=self.pad)
-        return evaluate(val.labels, probs, self.data.attr_names)
+
+def _log_epoch(result: EpochResult, epochs: int) -> None:
+    metrics = result.val
+    logger.info(
+        "epoch %d/%d: loss %.4f, val macro AUC %.4f, micro AUC %.4f, mean accuracy %.4f, "
+        "%.1f s (%.0f images/s)",
+        result.epoch,
+        epochs,
+        result.loss,
+        metrics.macro_auc,
+        metrics.micro_auc,
+        metrics.mean_accuracy,
+        result.seconds,
+        result.images_per_second,
+    )

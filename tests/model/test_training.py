@@ -144,10 +144,9 @@ def test_the_earlier_feeding_traces_each_step_again():
 
     train(TINY, data, epochs=2, batch_size=32, model=model, trace_once=False)
 
-    # the val split's 44-row last batch traces predict again; the smaller last training
-    # batch traces train again under JAX (TensorFlow's fit feeds a batch dimension of None)
-    assert traces.predict == 2
-    assert traces.train == (2 if keras.backend.backend() == "jax" else 1)
+    # the val split's 44-row last batch traces predict again, and the smaller last training
+    # batch traces train again
+    assert (traces.train, traces.predict) == (2, 2)
 
 
 def test_padded_prediction_scores_the_whole_split_exactly():
