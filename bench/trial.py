@@ -2,20 +2,25 @@
 
 Both train the demo space's first warm start (conv 8, 16, 32, 64; dense 128, 64; batch 32;
 lr 1e-3) for --epochs epochs on synthetic 32x32 images (4,000 train, 500 val, 500 test by
-default) and are timed from model build to the last validation score, each in a fresh
+default) and are timed from model build to the trial's end (training returned, the test
+split predicted and scored; for ours also the trial's record written), each in a fresh
 process, the variants alternating round by round so that the machine's load touches all:
 
   ours     `search.trial.objective.Objective` on a one-trial in-memory study, in the environment
            `search.run` gives its first worker (its thread budget, the default backend);
+  search   ours on every worker `search.run` starts on this machine (one per core), all
+           at once: how a search spends the machine. Its time per trial is the span from
+           the first worker's start to the last one's end, divided by the workers;
   plain    `keras.Model.fit` on uint8 arrays, TensorFlow backend, default threads, the val
-           split predicted (`model.predict`) and scored after every epoch.
+           split predicted (`model.predict`) and scored after every epoch, one trial at a
+           time on the whole machine, as a notebook runs them.
 
 --backends adds `ours` on named backends (e.g. `jax,tensorflow`) to compare them. Each
 row also gives the trial's CPU time (user, system) and its busy threads (thread name and
 its share of the process's CPU time), read from /proc. It ends with the CPU model and each round's
 ratio plain / ours, of wall time and of CPU time (user + system; steadier under load).
 
-    python -m bench.trial                       # 2 rounds of ours and plain
+    python -m bench.trial                       # 2 rounds of search, ours and plain
     python -m bench.trial --rounds 3 --backends jax,tensorflow
 """
 
@@ -77,6 +82,7 @@ class Meter:
 
     def __init__(self) -> None:
         self.wall = time.perf_counter()
+        self.clock = time.time()  # comparable across processes (the search's workers)
         self.usage = resource.getrusage(resource.RUSAGE_SELF)
         self.threads = thread_seconds()
 
@@ -92,6 +98,8 @@ class Meter:
                 busy.append((name, round(used / (user + system), 2)))
         return {
             "seconds": wall_end - self.wall,
+            "ended": self.clock + wall_end - self.wall,
+            "started": self.clock,
             "user": user,
             "system": system,
             "busy_threads": sorted(busy, key=lambda b: -b[1]),
@@ -122,26 +130,21 @@ def child_ours(args: argparse.Namespace) -> dict[str, Any]:
     from search.trial.objective import Objective
 
     data = synthetic_data(args.train, args.val)
-    stamps: list[float] = []
-
-    class LastScore(keras.callbacks.Callback):  # runs after the scorer: the score exists
-        def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
-            stamps.append(time.perf_counter())
-
-    objective = Objective(data, space="demo", epochs=args.epochs, callbacks=[LastScore()])
+    objective = Objective(data, space="demo", epochs=args.epochs)
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     study = optuna.create_study(direction="maximize", pruner=optuna.pruners.NopPruner())
     study.enqueue_trial(demo_params_values())
     meter = Meter()
     study.optimize(objective, n_trials=1)
+    ended = time.perf_counter()
     trial = study.trials[0]
     if trial.state != optuna.trial.TrialState.COMPLETE:
         raise RuntimeError(f"the trial ended {trial.state.name}")
     return {
-        **meter.figures(stamps[-1]),
+        **meter.figures(ended),
         "backend": keras.backend.backend(),
         "val_macro_auc": trial.value,
-        "epochs": len(stamps),
+        "epochs": len(trial.intermediate_values),
     }
 
 
@@ -153,7 +156,8 @@ def demo_params_values() -> dict[str, Any]:
 
 
 def child_plain(args: argparse.Namespace) -> dict[str, Any]:
-    """The network as a Keras user writes it: fit on uint8 arrays, predict val each epoch."""
+    """The network as a Keras user writes it: fit on uint8 arrays, predict val each epoch,
+    predict test at the end."""
     import keras
 
     from model.metrics import evaluate
@@ -162,12 +166,12 @@ def child_plain(args: argparse.Namespace) -> dict[str, Any]:
     p = demo_params().model
     names = data.attr_names
     x_val, y_val = data.val.images, data.val.labels
-    scores: list[tuple[float, float]] = []
+    scores: list[float] = []
 
     class ValScore(keras.callbacks.Callback):
         def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
             probs = self.model.predict(x_val, verbose=0)
-            scores.append((evaluate(y_val, probs, names).macro_auc, time.perf_counter()))
+            scores.append(evaluate(y_val, probs, names).macro_auc)
 
     meter = Meter()
     inputs = keras.Input((IMAGE_SIZE, IMAGE_SIZE, 3), dtype="uint8")
@@ -191,29 +195,50 @@ def child_plain(args: argparse.Namespace) -> dict[str, Any]:
         callbacks=[ValScore()],
         verbose=0,
     )
+    evaluate(data.test.labels, model.predict(data.test.images, verbose=0), names)
     return {
-        **meter.figures(scores[-1][1]),
+        **meter.figures(time.perf_counter()),
         "backend": keras.backend.backend(),
-        "val_macro_auc": scores[-1][0],
+        "val_macro_auc": scores[-1],
         "epochs": len(scores),
     }
 
 
-def run_child(variant: str, args: argparse.Namespace, workers: int) -> dict[str, Any]:
-    """`variant` ("plain", "ours" or "ours:<backend>") in a fresh process; its figures."""
-    env = dict(os.environ)
-    if variant == "plain":
-        env["KERAS_BACKEND"] = "tensorflow"
-    else:
-        env |= worker_environment(0, workers)
-        if ":" in variant:
-            env["KERAS_BACKEND"] = variant.split(":", 1)[1]
-    command = [sys.executable, "-m", "bench.trial", "--child", variant.split(":")[0]]
+def run_children(variant: str, args: argparse.Namespace, workers: int) -> list[dict[str, Any]]:
+    """`variant` in fresh processes, their figures: one process for "plain", "ours" and
+    "ours:<backend>"; for "search", ours on every one of `workers` workers at once, each in
+    the environment `search.run` gives it, as a search runs its trials."""
+    command = [
+        sys.executable,
+        "-m",
+        "bench.trial",
+        "--child",
+        "plain" if variant == "plain" else "ours",
+    ]
     command += ["--epochs", str(args.epochs), "--train", str(args.train), "--val", str(args.val)]
-    done = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True)
-    if done.returncode != 0:
-        raise RuntimeError(f"{variant} failed:\n{done.stderr[-3000:]}")
-    return json.loads(done.stdout.strip().splitlines()[-1])
+    environments = []
+    if variant == "plain":
+        environments.append(os.environ | {"KERAS_BACKEND": "tensorflow"})
+    elif variant == "search":
+        environments += [os.environ | worker_environment(i, workers) for i in range(workers)]
+    else:
+        environment = os.environ | worker_environment(0, workers)
+        if ":" in variant:
+            environment["KERAS_BACKEND"] = variant.split(":", 1)[1]
+        environments.append(environment)
+    children = [
+        subprocess.Popen(
+            command, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        )
+        for env in environments
+    ]
+    figures = []
+    for child in children:
+        out, err = child.communicate()
+        if child.returncode != 0:
+            raise RuntimeError(f"{variant} failed:\n{err[-3000:]}")
+        figures.append(json.loads(out.strip().splitlines()[-1]))
+    return figures
 
 
 def row(variant: str, figures: dict[str, Any]) -> str:
@@ -249,6 +274,8 @@ def main(argv: list[str] | None = None) -> int:
 
     workers = args.workers or default_workers()
     variants = ["ours", *(f"ours:{b}" for b in args.backends.split(",") if b), "plain"]
+    if workers > 1:
+        variants.insert(0, "search")
     print(f"CPU: {cpu_model()}")
     print(f"load average at start: {os.getloadavg()}")
     print(
@@ -258,18 +285,23 @@ def main(argv: list[str] | None = None) -> int:
     )
     print(f"{'variant':16} {'backend':10} {'seconds':>8} {'user':>7} {'system':>6} "
           f"{'sys %':>6} {'val AUC':>7}  busy threads (share of CPU time)")  # fmt: skip
+    # per trial: for "search", its workers' span (first start to last end) and CPU time
+    # divided by the trials they ran at once
     seconds: dict[str, list[float]] = {v: [] for v in variants}
     cpu: dict[str, list[float]] = {v: [] for v in variants}
     for round_ in range(args.rounds):
         order = variants if round_ % 2 == 0 else variants[::-1]
         for variant in order:
-            figures = run_child(variant, args, workers)
-            seconds[variant].append(figures["seconds"])
-            cpu[variant].append(figures["user"] + figures["system"])
-            print(row(variant, figures), flush=True)
+            runs = run_children(variant, args, workers)
+            span = max(f["ended"] for f in runs) - min(f["started"] for f in runs)
+            seconds[variant].append(span / len(runs))
+            cpu[variant].append(sum(f["user"] + f["system"] for f in runs) / len(runs))
+            for number, figures in enumerate(runs):
+                name = f"{variant} w{number}" if variant == "search" else variant
+                print(row(name, figures), flush=True)
     print(f"load average at end: {os.getloadavg()}")
     for variant, times in seconds.items():
-        print(f"{variant:16} median {statistics.median(times):6.1f} s, "
+        print(f"{variant:16} median {statistics.median(times):6.1f} s per trial, "
               f"range {min(times):.1f}-{max(times):.1f} s")  # fmt: skip
     for variant in variants[:-1]:
         ratios = [p / o for p, o in zip(seconds["plain"], seconds[variant], strict=True)]
@@ -279,7 +311,7 @@ def main(argv: list[str] | None = None) -> int:
             + ", ".join(f"{r:.2f}x" for r in ratios)
             + "; CPU "
             + ", ".join(f"{r:.2f}x" for r in cpu_ratios)
-            + " (per round)"
+            + " (per trial, per round)"
         )
     return 0
 
