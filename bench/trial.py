@@ -15,7 +15,8 @@ process, the variants alternating round by round so that the machine's load touc
            split predicted (`model.predict`) and scored after every epoch, one trial at a
            time on the whole machine, as a notebook runs them.
 
---backends adds `ours` on named backends (e.g. `jax,tensorflow`) to compare them. Each
+Every run starts with an empty JAX compilation cache, as a new configuration in a search
+does. --backends adds `ours` on named backends (e.g. `jax,tensorflow`) to compare them. Each
 row also gives the trial's CPU time (user, system) and its busy threads (thread name and
 its share of the process's CPU time), read from /proc. It ends with the CPU model and each round's
 ratio plain / ours, of wall time and of CPU time (user + system; steadier under load).
@@ -34,6 +35,7 @@ import resource
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -226,6 +228,11 @@ def run_children(variant: str, args: argparse.Namespace, workers: int) -> list[d
         if ":" in variant:
             environment["KERAS_BACKEND"] = variant.split(":", 1)[1]
         environments.append(environment)
+    # an empty JAX compilation cache for each run: in a search nearly every trial is a new
+    # configuration, whose programs no earlier process compiled
+    caches = [tempfile.TemporaryDirectory(prefix="bench-trial-jax-") for _ in environments]
+    for environment, cache in zip(environments, caches, strict=True):
+        environment["JAX_COMPILATION_CACHE_DIR"] = cache.name
     children = [
         subprocess.Popen(
             command, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
@@ -238,6 +245,8 @@ def run_children(variant: str, args: argparse.Namespace, workers: int) -> list[d
         if child.returncode != 0:
             raise RuntimeError(f"{variant} failed:\n{err[-3000:]}")
         figures.append(json.loads(out.strip().splitlines()[-1]))
+    for cache in caches:
+        cache.cleanup()
     return figures
 
 

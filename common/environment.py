@@ -6,10 +6,11 @@ environment wins.
 
 The Keras backend is the fastest one measured for this kind of machine
 (docs/benchmarks-speed.md), unless KERAS_BACKEND names one: JAX where a GPU is (those
-machines have no TensorFlow) and on CPUs without AVX-512, where whole trials ran 2-2.5x
-faster on JAX; TensorFlow on AVX-512 CPUs, where oneDNN's kernels made whole trials about
-twice as fast as JAX's. JAX's compiled programs persist under `JAX_CACHE`, so a process
-(a recycled worker, a refit) need not compile a step again that an earlier one compiled.
+machines have no TensorFlow), TensorFlow on a CPU. On CPUs JAX's steady epochs were at
+best a fifth faster, but compiling each new configuration cost it 15-25 s more per trial
+than TensorFlow's tracing, and in a search nearly every trial is a new configuration.
+JAX's compiled programs persist under `JAX_CACHE`, so a process (a recycled worker, a
+refit) need not compile a step again that an earlier one compiled.
 """
 
 from __future__ import annotations
@@ -41,16 +42,6 @@ def _has_gpu(environ: Mapping[str, str]) -> bool:
     return Path("/dev/nvidiactl").exists()
 
 
-def _has_avx512() -> bool:
-    try:
-        cpuinfo = Path("/proc/cpuinfo").read_text()
-    except OSError:
-        return False
-    return any(
-        line.startswith("flags") and "avx512f" in line.split() for line in cpuinfo.splitlines()
-    )
-
-
 def choose_backend(environ: Mapping[str, str] = os.environ) -> str:
     """KERAS_BACKEND when set, else the installed backend fastest for this machine."""
     if environ.get(BACKEND_ENV):
@@ -58,9 +49,7 @@ def choose_backend(environ: Mapping[str, str] = os.environ) -> str:
     has_jax, has_tf = _installed("jax"), _installed("tensorflow")
     if has_jax != has_tf:
         return "jax" if has_jax else "tensorflow"
-    if _has_gpu(environ) or not _has_avx512():
-        return "jax"
-    return "tensorflow"
+    return "jax" if _has_gpu(environ) else "tensorflow"
 
 
 def pin_cpus(environ: Mapping[str, str] = os.environ) -> None:

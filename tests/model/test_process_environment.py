@@ -19,40 +19,34 @@ ROOT = Path(__file__).resolve().parents[2]
 
 @pytest.fixture
 def machine(monkeypatch: pytest.MonkeyPatch):
-    """Pretend a machine: which backends are installed, a GPU, AVX-512."""
+    """Pretend a machine: which backends are installed, a GPU."""
 
-    def pretend(*, installed=("jax", "tensorflow"), gpu=False, avx512=True) -> None:
+    def pretend(*, installed=("jax", "tensorflow"), gpu=False) -> None:
         monkeypatch.setattr(environment, "_installed", lambda name: name in installed)
         monkeypatch.setattr(environment, "_has_gpu", lambda environ: gpu)
-        monkeypatch.setattr(environment, "_has_avx512", lambda: avx512)
 
     return pretend
 
 
-def test_avx512_cpus_train_on_tensorflow(machine):
-    machine(avx512=True)
+def test_cpus_train_on_tensorflow(machine):
+    machine(gpu=False)
     assert choose_backend({}) == "tensorflow"
 
 
-def test_cpus_without_avx512_train_on_jax(machine):
-    machine(avx512=False)
-    assert choose_backend({}) == "jax"
-
-
 def test_gpu_machines_train_on_jax(machine):
-    machine(gpu=True, avx512=True)
+    machine(gpu=True)
     assert choose_backend({}) == "jax"
 
 
 @pytest.mark.parametrize("only", ["jax", "tensorflow"])
 def test_the_only_installed_backend_is_used(machine, only):
-    machine(installed=(only,), gpu=only == "tensorflow", avx512=only == "jax")
+    machine(installed=(only,), gpu=only == "tensorflow")
     assert choose_backend({}) == only
 
 
 @pytest.mark.parametrize("override", ["jax", "tensorflow", "torch"])
 def test_keras_backend_in_the_environment_wins(machine, override):
-    machine(gpu=True, avx512=False)
+    machine(gpu=True)
     assert choose_backend({"KERAS_BACKEND": override}) == override
 
 
