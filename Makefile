@@ -3,17 +3,24 @@
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
+# what the demo runs on, then what the tests add (JAX, pytest, Selenium, ...): the demo does
+# not wait for the tests' packages
 INSTALLED := $(VENV)/.installed
+DEV_INSTALLED := $(VENV)/.installed-dev
 
 .PHONY: setup demo test lint bench
 
 $(INSTALLED): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[dev]'
+	$(PY) -m pip install --quiet -e .
 	touch $(INSTALLED)
 
-setup: $(INSTALLED)
+$(DEV_INSTALLED): $(INSTALLED)
+	$(PY) -m pip install --quiet -e '.[dev]'
+	touch $(DEV_INSTALLED)
+
+setup: $(DEV_INSTALLED)
 
 # Synthetic test-split faces (never trained on) for the predict step; they are aligned crops.
 DEMO_FACES := $(addprefix data/synthetic/n5000-seed0/img_align_celeba/,004998.jpg 004999.jpg 005000.jpg)
@@ -25,7 +32,7 @@ timed = echo '$(2)'; start=$$(date +%s%N); $(2) && echo "$(1) $$(( ($$(date +%s%
 
 demo:
 	@mkdir -p studies && : > $(PHASES)
-	@$(call timed,setup,$(MAKE) --no-print-directory setup)
+	@$(call timed,setup,$(MAKE) --no-print-directory $(INSTALLED))
 	# bounded by compute, not by how many trials Hyperband happens to stop early
 	@$(call timed,search,$(PY) -m search.run --preset demo --budget-epochs 80)
 	@$(call timed,refit,$(PY) -m search.refit --study demo --max-epochs 15)

@@ -16,6 +16,7 @@ from keras.src.backend.common import global_state
 from keras.src.random import seed_generator
 from keras.src.utils import rng_utils
 
+from common.environment import has_gpu
 from model.batches import TrainBatches
 from model.batchnorm import CALIBRATION_IMAGES, calibration_sample, recalibrate_batchnorm
 from model.errors import NonFiniteLossError
@@ -78,7 +79,10 @@ def default_dtype_policy() -> str | None:
 
 
 def gpu_available() -> bool:
-    """Whether the Keras backend sees a GPU."""
+    """Whether the Keras backend sees a GPU. Asked only where an NVIDIA device exists: asking
+    TensorFlow elsewhere logs a CUDA error line into every worker's output."""
+    if not has_gpu():
+        return False
     return any(d.lower().startswith("gpu") for d in keras.distribution.list_devices())
 
 
