@@ -23,7 +23,7 @@ from pathlib import Path
 
 from common.paths import CACHES
 
-__all__ = ["BACKEND_ENV", "CPUS_ENV", "JAX_CACHE", "choose_backend", "has_gpu", "pin_cpus"]
+__all__ = ["BACKEND_ENV", "CPUS_ENV", "JAX_CACHE", "choose_backend", "pin_cpus"]
 
 BACKEND_ENV = "KERAS_BACKEND"
 CPUS_ENV = "CELEBA_SEARCH_CPUS"  # cores a worker process runs on (search/coordination/devices.py)
@@ -34,7 +34,7 @@ def _installed(name: str) -> bool:
     return importlib.util.find_spec(name) is not None  # finds it without importing it
 
 
-def has_gpu(environ: Mapping[str, str] = os.environ) -> bool:
+def _has_gpu(environ: Mapping[str, str]) -> bool:
     """An NVIDIA GPU this process may use, told without importing a backend."""
     listed = environ.get("CUDA_VISIBLE_DEVICES")
     if listed is not None and all(gpu.strip() in ("", "-1") for gpu in listed.split(",")):
@@ -49,7 +49,7 @@ def choose_backend(environ: Mapping[str, str] = os.environ) -> str:
     has_jax, has_tf = _installed("jax"), _installed("tensorflow")
     if has_jax != has_tf:
         return "jax" if has_jax else "tensorflow"
-    return "jax" if has_gpu(environ) else "tensorflow"
+    return "jax" if _has_gpu(environ) else "tensorflow"
 
 
 def pin_cpus(environ: Mapping[str, str] = os.environ) -> None:

@@ -16,7 +16,6 @@ from keras.src.backend.common import global_state
 from keras.src.random import seed_generator
 from keras.src.utils import rng_utils
 
-from common.environment import has_gpu
 from model.batches import TrainBatches
 from model.batchnorm import CALIBRATION_IMAGES, calibration_sample, recalibrate_batchnorm
 from model.errors import NonFiniteLossError
@@ -79,10 +78,7 @@ def default_dtype_policy() -> str | None:
 
 
 def gpu_available() -> bool:
-    """Whether the Keras backend sees a GPU. Asked only where an NVIDIA device exists: asking
-    TensorFlow elsewhere logs a CUDA error line into every worker's output."""
-    if not has_gpu():
-        return False
+    """Whether the Keras backend sees a GPU."""
     return any(d.lower().startswith("gpu") for d in keras.distribution.list_devices())
 
 
@@ -138,9 +134,9 @@ def train(
     `bn_calibration`: training images on which BatchNorm's statistics are re-estimated before
     each validation (model/batchnorm.py); 0 scores with Keras' moving averages as they are.
 
-    The loop is ours rather than `model.fit`: one `train_on_batch` call per batch costs less
-    than fit's feeding (TensorFlow's tf.data threads and their slow teardown, JAX's iterator),
-    which on one core took a third of a small network's trial (docs/benchmarks-speed.md).
+    The loop is ours rather than `model.fit` (model/steps.py): fit's feeding (tf.data threads
+    and their slow teardown under TensorFlow, an iterator under JAX) made a one-thread
+    TensorFlow trial of the demo's network take 1.6-1.9x as long (docs/benchmarks-speed.md).
     """
     if epochs < 1:
         raise ValueError(f"epochs must be positive, got {epochs}")
@@ -166,13 +162,13 @@ def train(
     for epoch in range(epochs):
         hooks.on_epoch_begin(epoch)
         started = time.perf_counter()
-        fit_batch, trained = epoch_steps(model), 0
-        fit_batch.begin()
+        train_batch, trained = epoch_steps(model), 0
+        train_batch.begin()
         try:
             for step in range(steps):
                 hooks.on_train_batch_begin(step)
                 images, labels = batches[epoch * steps + step]
-                loss = fit_batch(images, labels)
+                loss = train_batch(images, labels)
                 if not math.isfinite(loss):
                     raise NonFiniteLossError(
                         f"training loss became {loss} at epoch {epoch + 1}, batch {step + 1} "
@@ -184,7 +180,7 @@ def train(
                 if model.stop_training:
                     break
         finally:
-            fit_batch.end()  # the model's variables hold the trained weights again
+            train_batch.end()  # the model's variables hold the trained weights again
         seconds = time.perf_counter() - started
         recalibrate_batchnorm(model, calibration)
         scoring_started = time.perf_counter()

@@ -23,7 +23,7 @@ def machine(monkeypatch: pytest.MonkeyPatch):
 
     def pretend(*, installed=("jax", "tensorflow"), gpu=False) -> None:
         monkeypatch.setattr(environment, "_installed", lambda name: name in installed)
-        monkeypatch.setattr(environment, "has_gpu", lambda environ: gpu)
+        monkeypatch.setattr(environment, "_has_gpu", lambda environ: gpu)
 
     return pretend
 
@@ -52,8 +52,8 @@ def test_keras_backend_in_the_environment_wins(machine, override):
 
 def test_a_hidden_gpu_is_no_gpu(monkeypatch: pytest.MonkeyPatch):
     monkeypatch.setattr(environment.Path, "exists", lambda self: True)  # /dev/nvidiactl
-    assert environment.has_gpu({"CUDA_VISIBLE_DEVICES": "-1"}) is False
-    assert environment.has_gpu({"CUDA_VISIBLE_DEVICES": "0"}) is True
+    assert environment._has_gpu({"CUDA_VISIBLE_DEVICES": "-1"}) is False
+    assert environment._has_gpu({"CUDA_VISIBLE_DEVICES": "0"}) is True
 
 
 PROBE = "import model, keras; print(keras.backend.backend())"
