@@ -1,10 +1,11 @@
 """One optimisation step per training batch, with as little bookkeeping around it as the
 backend allows.
 
-`model.fit` feeds batches through tf.data (TensorFlow) or an iterator of its own (JAX), and
-`model.train_on_batch` gathers every variable of the model before each batch and writes it
-back after it. On the demo's small networks, on one core, that bookkeeping cost as much as a
-third of a trial (docs/benchmarks-speed.md). So train() calls these instead.
+`model.fit` feeds batches through tf.data (TensorFlow) or an iterator of its own (JAX): on
+one core that made a TensorFlow trial of the demo's network 1.6-1.9x as long, most of it
+system time (docs/benchmarks-speed.md). `model.train_on_batch` has no such feeding, but on
+JAX it gathers every variable of the model before each batch and writes it back after it;
+the JAX steps below do that once per epoch.
 """
 
 from __future__ import annotations
