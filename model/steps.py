@@ -1,7 +1,7 @@
 """One optimisation step per training batch, with as little bookkeeping around it as the
 backend allows.
 
-`model.fit` feeds batches through tf.data (TensorFlow) or an iterator of its own (JAX): on
+`model.fit` feeds batches through a TensorFlow data pipeline or an iterator of its own (JAX): on
 one core that made a TensorFlow trial of the demo's network 1.6-1.9x as long, most of it
 system time (docs/benchmarks-speed.md). `model.train_on_batch` has no such feeding, but on
 JAX it gathers every variable of the model before each batch and writes it back after it;

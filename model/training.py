@@ -134,9 +134,10 @@ def train(
     `bn_calibration`: training images on which BatchNorm's statistics are re-estimated before
     each validation (model/batchnorm.py); 0 scores with Keras' moving averages as they are.
 
-    The loop is ours rather than `model.fit` (model/steps.py): fit's feeding (tf.data threads
-    and their slow teardown under TensorFlow, an iterator under JAX) made a one-thread
-    TensorFlow trial of the demo's network take 1.6-1.9x as long (docs/benchmarks-speed.md).
+    The loop is ours rather than `model.fit` (model/steps.py): fit's feeding (data-pipeline
+    threads and their slow teardown under TensorFlow, an iterator under JAX) made a
+    one-thread TensorFlow trial of the demo's network take 1.6-1.9x as long
+    (docs/benchmarks-speed.md).
     """
     if epochs < 1:
         raise ValueError(f"epochs must be positive, got {epochs}")

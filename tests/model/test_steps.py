@@ -40,6 +40,20 @@ def _two_epochs(steps_of: type[EpochSteps] | None, images, labels) -> tuple[list
     return losses, model.get_weights()
 
 
+def _last_line_under_jax(script: str) -> str:
+    """The last line `script` prints in a fresh process under KERAS_BACKEND=jax."""
+    done = subprocess.run(
+        [sys.executable, "-c", script],
+        cwd=ROOT,
+        env={**os.environ, "KERAS_BACKEND": "jax"},
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    return done.stdout.strip().splitlines()[-1]
+
+
 def steps_against_train_on_batch() -> str:
     """Both ways on this process's backend: the largest loss and weight differences, as JSON."""
     images, labels = draw_pictures(160, 16, seed=3)
@@ -63,17 +77,7 @@ def steps_against_train_on_batch() -> str:
 def test_the_jax_steps_train_exactly_as_train_on_batch():
     # under JAX whatever backend the suite runs on (this machine's default may be TensorFlow)
     script = "from tests.model.test_steps import steps_against_train_on_batch as f; print(f())"
-    done = subprocess.run(
-        [sys.executable, "-c", script],
-        cwd=ROOT,
-        env={**os.environ, "KERAS_BACKEND": "jax"},
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-
-    assert done.returncode == 0, done.stderr[-3000:]
-    report = json.loads(done.stdout.strip().splitlines()[-1])
+    report = json.loads(_last_line_under_jax(script))
     assert report["backend"] == "jax" and report["steps"] == "_JaxEpochSteps", report
     # dropout and flips included: the same random draws, the same updates; and each epoch's
     # mean starts afresh, as train_on_batch's does
@@ -122,6 +126,7 @@ def test_verbose_shows_keras_progress_bar(capsys):
     assert "loss:" in out and "val_macro_auc:" in out
 
 
+@pytest.mark.skipif(importlib.util.find_spec("jax") is None, reason="JAX is not installed")
 def test_training_on_jax_never_imports_tensorflow():
     script = (
         "import sys\n"
@@ -131,17 +136,7 @@ def test_training_on_jax_never_imports_tensorflow():
         "train(TINY, data, epochs=1, batch_size=32)\n"
         "print('tensorflow' in sys.modules)\n"
     )
-    done = subprocess.run(
-        [sys.executable, "-c", script],
-        cwd=ROOT,
-        env={**os.environ, "KERAS_BACKEND": "jax"},
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-
-    assert done.returncode == 0, done.stderr[-3000:]
-    assert done.stdout.strip().splitlines()[-1] == "False"
+    assert _last_line_under_jax(script) == "False"
 
 
 def test_train_scores_the_model_it_trained():
