@@ -182,7 +182,9 @@ def _kill_one_mid_trial(cluster: Cluster, storage, workers: list[Process]):
     """SIGKILL workers[0] at a moment all workers are inside a trial.
 
     The workers are frozen while the RUNNING trials are counted: with as many RUNNING trials
-    as workers, each worker (the victim included) is mid-trial.
+    as workers, each worker (the victim included) is mid-trial. Only trials whose parameters
+    are stored count: a trial is RUNNING from its creation, and one killed before its
+    parameters were sampled is retried with new ones.
     """
     victim = workers[0]
     deadline = time.monotonic() + 120
@@ -191,7 +193,8 @@ def _kill_one_mid_trial(cluster: Cluster, storage, workers: list[Process]):
             worker.popen.send_signal(signal.SIGSTOP)
         for worker in workers:
             wait_for(lambda w=worker: _state(w.pid) == "T", 10, "SIGSTOP", poll_s=0.01)
-        running = {t.number for t in cluster.trials(storage) if t.state == TrialState.RUNNING}
+        trials = cluster.trials(storage)
+        running = {t.number for t in trials if t.state == TrialState.RUNNING and t.params}
         all_busy = len(running) == len(workers)
         if all_busy:
             victim.popen.kill()
