@@ -10,9 +10,10 @@ DEV_INSTALLED := $(VENV)/.installed-dev
 
 .PHONY: setup demo test lint bench
 
-# uv installs the same packages as pip in well under half the time (docs/benchmarks.md, the
-# demo's setup phase); where uv cannot (say pip is set up for a private index, which uv does
-# not read), pip does it. INSTALLER=pip skips uv.
+# uv installs the same packages as pip in about 60 % of the time, downloading them where
+# pip's cache already holds them (docs/benchmarks-speed.md, the demo's phases); where uv
+# cannot (say pip is set up for a private index, which uv does not read), pip does it.
+# INSTALLER=pip skips uv.
 INSTALLER ?= uv
 UV := $(VENV)/bin/uv
 install = echo "installing $(1) with $(INSTALLER)"; \
