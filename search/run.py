@@ -32,6 +32,7 @@ from common.cli import (
     run_command,
     set_up_logging,
 )
+from common.native_logs import start_backend_quietly
 from data import CelebaData
 from search.config import (
     RunConfig,
@@ -149,6 +150,7 @@ def _run(args: argparse.Namespace, in_process: bool) -> int:
 def _run_one_worker(
     config: RunConfig, index: int, data: CelebaData | None = None, parent_pid: int | None = None
 ) -> int:
+    start_backend_quietly()  # TensorFlow's CUDA lines on a machine without a GPU
     from search.trial.worker import run_worker  # imports Keras: only where a worker runs
 
     summary = run_worker(config, data or _prepare(config), index, parent_pid)

@@ -111,9 +111,9 @@ def _serve(args: argparse.Namespace) -> None:
 
 
 def _load_app(args: argparse.Namespace) -> object:
+    from common.native_logs import quiet_native_stderr
     from model.export import newest_export
     from serve.guard import allowed_hosts
-    from serve.native_logs import quiet_native_stderr
 
     export_dir = args.model if args.model is not None else newest_export()
     log.info("loading the model from %s ...", export_dir)

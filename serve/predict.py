@@ -25,9 +25,9 @@ import numpy as np
 
 from common.cli import EXIT_SOME_FAILED, main_of, print_error
 from common.errors import UserError
+from common.native_logs import quiet_native_stderr
 from model.card import ModelCard
 from model.export import load_export, newest_export
-from serve.native_logs import quiet_native_stderr
 from serve.preprocess import prepare_face
 
 if TYPE_CHECKING:

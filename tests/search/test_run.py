@@ -14,6 +14,7 @@ import optuna
 import pytest
 from optuna.trial import TrialState
 
+from common.native_logs import has_nvidia_device
 from search.config import RunConfig, setting_fields
 from search.coordination.storage import open_storage
 from search.report.page import main as report_main
@@ -189,6 +190,21 @@ def test_ctrl_c_fails_the_running_trial_and_exits_130(search_home):
     assert trial.state == TrialState.FAIL
     assert "interrupted" in trial.user_attrs["fail_reason"]
     assert "Traceback" not in out
+
+
+@pytest.mark.skipif(has_nvidia_device(), reason="on a GPU machine the native lines stay")
+def test_workers_print_no_native_start_up_lines(search_home):
+    url = f"sqlite:///{search_home}/quiet.db"
+    args = ["--trials", "2", "--workers", "2", "--epochs", "1", "--pruner", "none",
+            "--study", "quiet"]  # fmt: skip
+    search = start_search(search_home, *args, storage=url)
+    out, _ = search.communicate(timeout=300)
+
+    assert search.returncode == 0, out
+    assert out.count("COMPLETE") == 2, out  # both workers trained and reported
+    # TensorFlow's abseil lines and its cuInit error on a machine without a GPU
+    for noise in ("absl::InitializeLog", "cuInit", "cudart_stub", "I0000", "E0000"):
+        assert noise not in out, out
 
 
 def test_a_nan_trial_fails_with_its_reason_and_the_worker_goes_on(in_search_home):

@@ -15,8 +15,8 @@ import pytest
 import requests
 from PIL import Image
 
+from common.native_logs import has_nvidia_device
 from serve.__main__ import main
-from serve.native_logs import has_nvidia_device
 from tests.sample import SAMPLE
 from tests.serve.server import running_server
 
