@@ -257,6 +257,16 @@ class DataRecord:
         faces) or "celeba" (any other source is a CelebA folder)."""
         return "synthetic" if self.source == "synthetic" else "celeba"
 
+    @property
+    def caution(self) -> str:
+        """What a user should know before trusting the model's answers on their own faces."""
+        if self.kind == "synthetic":
+            return "It has never seen a real photo: its answers about real faces mean little."
+        return (
+            "CelebA holds aligned photos of celebrities: other faces, angles and lighting "
+            "may score worse than the test figures say."
+        )
+
 
 @dataclass(frozen=True)
 class ExportFiles:

@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -149,6 +150,11 @@ def _predict(args: argparse.Namespace) -> int:
     with quiet_native_stderr():  # TensorFlow's CUDA lines on a machine without a GPU
         model, card = load_export(export_dir)
     thresholds = thresholds_for(card, args.threshold)
+    if card.data.kind == "synthetic":  # as the page says beside its answers
+        print(
+            f"note: this model was trained on synthetic faces. {card.data.caution}",
+            file=sys.stderr,
+        )
     predictions, failed = predict_images(
         model, card, args.images, thresholds=thresholds, detect=not args.no_detect
     )

@@ -163,17 +163,11 @@ def describe_data(data: DataRecord) -> dict:
         )
         kind = "synthetic test faces" if synthetic else "CelebA test photos"
         measured = f"the {counts['test']:,} {kind}"
-    caution = (
-        "It has never seen a real photo: its answers about real faces mean little."
-        if synthetic
-        else "CelebA holds aligned photos of celebrities: other faces, angles and lighting "
-        "may score worse than the test figures say."
-    )
     return {
         "kind": data.kind,
         "source": data.source,
         "counts": data.counts,
-        "description": f"{trained} {caution}",
+        "description": f"{trained} {data.caution}",
         "trust_measured_on": measured,
     }
 

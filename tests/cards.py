@@ -17,7 +17,17 @@ from model.card import (
     ThresholdChoice,
 )
 
-__all__ = ["tiny_card"]
+__all__ = ["SYNTHETIC_NOTE", "error_lines", "tiny_card"]
+
+# what `serve.predict` prints first on stderr for a model trained on synthetic faces
+SYNTHETIC_NOTE = "note: this model was trained on synthetic faces."
+
+
+def error_lines(err: str) -> list[str]:
+    """`serve.predict`'s stderr for a tiny_card export (synthetic), less its note line."""
+    lines = err.splitlines()
+    assert lines and lines[0].startswith(SYNTHETIC_NOTE), lines
+    return lines[1:]
 
 
 def _scores() -> SplitScores:

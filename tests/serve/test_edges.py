@@ -17,6 +17,7 @@ from PIL import Image
 
 from common.native_logs import has_nvidia_device
 from serve.__main__ import main
+from tests.cards import SYNTHETIC_NOTE
 from tests.sample import SAMPLE
 from tests.serve.server import running_server
 
@@ -187,5 +188,7 @@ def test_predict_prints_its_answer_and_no_native_noise(tiny_export: Path, tmp_pa
     done = subprocess.run([*command, str(face)], capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr
     assert done.stdout.startswith(f"{face}: ")
+    # the tiny export's card says synthetic faces: one line says what that means
+    assert done.stderr.startswith(f"{SYNTHETIC_NOTE} It has never seen a real photo")
     if not has_nvidia_device():  # on a GPU machine the native lines stay, on purpose
-        assert done.stderr == ""
+        assert done.stderr.count("\n") == 1, done.stderr

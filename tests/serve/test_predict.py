@@ -17,7 +17,7 @@ from model.errors import ExportError
 from model.export import export_model, load_export, read_card
 from serve import predict
 from serve.face_crop import FaceError, celeba_crop_box, detect_largest_face, face_input, load_image
-from tests.cards import tiny_card
+from tests.cards import error_lines, tiny_card
 from tests.sample import SAMPLE
 
 needs_sample = pytest.mark.skipif(SAMPLE is None, reason="../shared/celeba-sample is absent")
@@ -72,7 +72,7 @@ def test_detection_finds_most_real_faces_and_reports_each_image(export_dir, caps
     code = predict.main([*images, "--model", str(export_dir)])
     captured = capsys.readouterr()
     headers = [line for line in captured.out.splitlines() if not line.startswith(" ")]
-    errors = captured.err.splitlines()
+    errors = error_lines(captured.err)
     assert len(headers) + len(errors) == 10  # one line per image, found or not
     assert len(headers) >= 8  # the Haar cascade finds ~95% of the sample's faces
     assert all("face at" in h and "attributes present" in h for h in headers)
@@ -118,7 +118,7 @@ def test_a_non_image_and_a_faceless_image_fail_alone(export_dir, files, capsys):
     code = predict.main([*paths, "--model", str(export_dir), "--json"])
     captured = capsys.readouterr()
     assert code == 1
-    assert captured.err.splitlines() == [
+    assert error_lines(captured.err) == [
         f"error: {files['text']}: not a JPEG, PNG or WebP image",
         f"error: {files['sky']}: no face found (for an aligned face crop, use --no-detect)",
     ]
@@ -199,7 +199,7 @@ def test_a_one_pixel_wide_png_and_an_ico_fail_alone_in_the_cli(
     paths = [str(line), str(ico), str(files["synthetic"])]
     assert predict.main([*paths, "--model", str(export_dir), "--json"]) == 1
     captured = capsys.readouterr()
-    assert captured.err.splitlines() == [
+    assert error_lines(captured.err) == [
         f"error: {line}: no face found (for an aligned face crop, use --no-detect)",
         f"error: {ico}: not a JPEG, PNG or WebP image",
     ]

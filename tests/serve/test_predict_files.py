@@ -15,7 +15,7 @@ from model import ModelParams, build_model
 from model.card import CARD_NAME, MODEL_NAME
 from model.export import export_model
 from serve import predict
-from tests.cards import tiny_card
+from tests.cards import error_lines, tiny_card
 from tests.images import huge_jpeg, lying_png, png16_gray
 
 SIZE = 16
@@ -43,7 +43,7 @@ def test_a_lying_png_is_one_error_line_and_the_other_files_still_print(
     code = predict.main([*paths, "--model", str(export_dir), "--json", "--no-detect"])
     captured = capsys.readouterr()
     assert code == 1
-    assert captured.err.splitlines() == [
+    assert error_lines(captured.err) == [
         f"error: {bomb}: declares more than 178,956,970 pixels, refused before decoding"
     ]
     assert [json.loads(line)["file"] for line in captured.out.splitlines()] == paths[1:]
