@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import time
 import typing
 from dataclasses import Field, asdict, dataclass, field, fields, replace
 from typing import Any
@@ -76,6 +77,14 @@ class RunConfig:
     budget_epochs: int | None = setting(
         None, "the study's budget of epochs over all trials and workers"
     )
+    # per command, not per study: a machine that joins later brings its own minutes
+    budget_minutes: float | None = setting(
+        None,
+        "minutes this command's workers search, counted once its data is ready: no trial "
+        "starts after them, and a trial still training stops at the end of its epoch",
+    )
+    # when --budget-minutes runs out, as time.time(); set by search.run, handed to workers
+    deadline: float | None = setting(None, "when --budget-minutes runs out", flag=False)
     workers: int = setting(
         1,
         "worker processes here",
@@ -132,6 +141,8 @@ class RunConfig:
             raise ConfigError(f"--trials must be at least 1, got {self.trials}")
         if self.budget_epochs is not None and self.budget_epochs < 1:
             raise ConfigError(f"--budget-epochs must be at least 1, got {self.budget_epochs}")
+        if self.budget_minutes is not None and not self.budget_minutes > 0:
+            raise ConfigError(f"--budget-minutes must be positive, got {self.budget_minutes}")
         if self.workers < 1:
             raise ConfigError(f"--workers must be at least 1, got {self.workers}")
         if self.workers_per_gpu < 1:
@@ -192,7 +203,14 @@ class RunConfig:
         parts = [] if self.trials is None else [f"{self.trials} trained trials"]
         if self.budget_epochs is not None:
             parts.append(f"{self.budget_epochs} epochs")
-        return " and ".join(parts)
+        text = " and ".join(parts)
+        if self.budget_minutes is not None:
+            text += f", at most {self.budget_minutes:g} minutes"
+        return text
+
+    def out_of_time(self) -> bool:
+        """Whether this run's --budget-minutes has run out."""
+        return self.deadline is not None and time.time() >= self.deadline
 
 
 # The demo: synthetic faces at 32x32 and the notebook's space scaled down 8x, so 20 trials

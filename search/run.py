@@ -20,6 +20,7 @@ import os
 import signal
 import subprocess
 import sys
+import time
 from dataclasses import replace
 
 import optuna
@@ -61,6 +62,8 @@ log = logging.getLogger(__name__)
 
 EXIT_RECYCLE = 75  # internal: this worker process is to be replaced by a fresh one
 WORKER_CONFIG_ENV = "CELEBA_SEARCH_WORKER"  # internal: a worker process's config, as JSON
+# internal: the deadline a one-worker command hands to the fresh process that replaces it
+DEADLINE_ENV = "CELEBA_SEARCH_DEADLINE"
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -121,8 +124,6 @@ def _run(args: argparse.Namespace, in_process: bool) -> int:
         return _run_one_worker(config, args.worker, parent_pid=parent_pid)
     config = config_from_args(args)
     check_shared(config.storage)  # workers and the summary each open the storage anew
-    # A worker may replace itself (exec) only when this process is the real command.
-    worker_config = replace(config, trials_per_process=sys.maxsize) if in_process else config
     print(
         f"study {config.study!r} on {mask_url(config.storage)}: budget "
         f"{config.budget_text()}, {config.workers} worker(s), space {config.space}, "
@@ -134,9 +135,14 @@ def _run(args: argparse.Namespace, in_process: bool) -> int:
     storage = open_storage(config.storage, grace_period=config.grace_period)
     check_study_can_resume(storage, config)
     data = _prepare(config)
+    config = _with_deadline(config)
+    # A worker may replace itself (exec) only when this process is the real command.
+    worker_config = replace(config, trials_per_process=sys.maxsize) if in_process else config
     if config.workers == 1:
         code = _run_one_worker(worker_config, 0, data)
         if code == EXIT_RECYCLE:
+            if config.deadline is not None:  # the fresh process keeps this run's minutes
+                os.environ[DEADLINE_ENV] = repr(config.deadline)
             return code
     else:
         code = _run_worker_processes(config)
@@ -145,6 +151,16 @@ def _run(args: argparse.Namespace, in_process: bool) -> int:
 
         print_summary(config)
     return code
+
+
+def _with_deadline(config: RunConfig) -> RunConfig:
+    """`config` with the time its --budget-minutes run out: from now, or the deadline that
+    the process this one replaced handed on."""
+    handed = os.environ.pop(DEADLINE_ENV, None)
+    if config.budget_minutes is None:
+        return config
+    deadline = float(handed) if handed else time.time() + 60 * config.budget_minutes
+    return replace(config, deadline=deadline)
 
 
 def _run_one_worker(

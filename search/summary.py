@@ -13,12 +13,14 @@ from data.face_drawing import LABEL_ONLY_ATTRIBUTES
 from search.config import RunConfig
 from search.coordination.budget import (
     BUDGET_ATTR,
+    budget_spent,
+    epoch_budget,
     epochs_reported,
     trained_trials,
     untrained_trials,
 )
 from search.coordination.storage import STORAGE_ENV, mask_url, open_storage
-from search.trial.records import BUDGET, TrialRecord
+from search.trial.records import BUDGET, TIME, TrialRecord
 from search.trial.space import decoded
 
 __all__ = ["print_summary"]
@@ -28,8 +30,12 @@ def print_summary(config: RunConfig) -> None:
     study = optuna.load_study(study_name=config.study, storage=open_storage(config.storage))
     trials = study.get_trials(deepcopy=False)
     counts = {state: sum(t.state == state for t in trials) for state in TrialState}
-    cut = sum(TrialRecord.of(t).pruned_by == BUDGET for t in trials)
-    cut_text = f" ({cut} stopped by the epoch budget)" if cut else ""
+    cut = [
+        f"{n} stopped by the {name} budget"
+        for name, reason in (("epoch", BUDGET), ("time", TIME))
+        if (n := sum(TrialRecord.of(t).pruned_by == reason for t in trials))
+    ]
+    cut_text = f" ({', '.join(cut)})" if cut else ""
     print(
         f"study {config.study!r}: {counts[TrialState.COMPLETE]} complete, "
         f"{counts[TrialState.PRUNED]} pruned{cut_text}, {counts[TrialState.FAIL]} failed "
@@ -38,6 +44,13 @@ def print_summary(config: RunConfig) -> None:
     budget = study.user_attrs.get(BUDGET_ATTR)
     if budget is not None:
         print(f"epochs spent: {epochs_reported(trials)} of the budget of {budget}")
+    if config.out_of_time() and not budget_spent(
+        study, config.trials, epoch_budget(config), config.untrained_limit
+    ):
+        print(
+            f"stopped by --budget-minutes {config.budget_minutes:g} before the rest of the "
+            "budget was spent: run the same command again to go on"
+        )
     untrained = untrained_trials(trials)
     if untrained:
         print(f"{untrained} configuration(s) broke --max-params/--max-latency-ms: not trained")

@@ -18,7 +18,7 @@ from model import EpochResult, Metrics, default_dtype_policy, evaluate, predict_
 from model.latency import measure_footprint
 from search.coordination.storage import retry_storage
 from search.trial.constraints import Constraints
-from search.trial.records import BUDGET, CONSTRAINT, PRUNER, TrialRecord
+from search.trial.records import BUDGET, CONSTRAINT, PRUNER, TIME, TrialRecord
 from search.trial.space import get_space
 
 __all__ = ["Objective"]
@@ -42,6 +42,7 @@ class Objective:
         callbacks: Sequence[keras.callbacks.Callback] = (),
         max_params: int | None = None,
         max_latency_ms: float | None = None,
+        deadline: float | None = None,
     ) -> None:
         self.data = data
         self.space = get_space(space)
@@ -50,6 +51,7 @@ class Objective:
         self.seed = seed
         self.callbacks = callbacks
         self.constraints = Constraints(max_params, max_latency_ms)
+        self.deadline = deadline  # time.time() after which a trial stops at its epoch's end
 
     def __call__(self, trial: optuna.Trial, epochs: int | None = None) -> float:
         """Train `trial`'s configuration for `epochs` (default: the objective's) at most."""
@@ -74,6 +76,7 @@ class Objective:
         if broken is not None:
             raise optuna.TrialPruned(f"not trained: {broken}")
         history: list[EpochResult] = []
+        epochs = self.epochs if epochs is None else min(epochs, self.epochs)
 
         def on_epoch_end(result: EpochResult) -> None:
             history.append(result)
@@ -82,8 +85,10 @@ class Objective:
             if retry_storage(trial.should_prune, "ask the pruner"):
                 TrialRecord(**_epoch_figures(history), pruned_by=PRUNER).save(trial)
                 raise optuna.TrialPruned(f"pruned after epoch {result.epoch}: {value:.4f}")
+            if result.epoch < epochs and self._out_of_time():
+                TrialRecord(**_epoch_figures(history), pruned_by=TIME).save(trial)
+                raise optuna.TrialPruned(f"the time budget ran out after epoch {result.epoch}")
 
-        epochs = self.epochs if epochs is None else min(epochs, self.epochs)
         train_started = time.perf_counter()
         result = train(
             params.model,
@@ -122,6 +127,9 @@ class Objective:
             trial_seconds=time.perf_counter() - started,
         ).save(trial)
         return metric_value(val, self.metric)
+
+    def _out_of_time(self) -> bool:
+        return self.deadline is not None and time.time() >= self.deadline
 
     def _broken_constraint(self, n_params: int, latency_ms: float) -> str | None:
         limits = self.constraints

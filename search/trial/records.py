@@ -21,13 +21,14 @@ from optuna.trial import FrozenTrial
 from search.coordination.storage import retry_storage
 from search.errors import StorageError
 
-__all__ = ["BUDGET", "CONSTRAINT", "EXPORT_ATTR", "PRUNER", "ExportRecord", "StudySettings",
-           "TrialRecord"]  # fmt: skip
+__all__ = ["BUDGET", "CONSTRAINT", "EXPORT_ATTR", "PRUNER", "TIME", "ExportRecord",
+           "StudySettings", "TrialRecord"]  # fmt: skip
 
 EXPORT_ATTR = "best_export"
-# Why a trial was PRUNED. BUDGET: the epoch budget ran out before its --epochs, so its score
-# is not a configuration's worth and it never counts as complete.
-PRUNER, BUDGET, CONSTRAINT = "pruner", "budget", "constraint"
+# Why a trial was PRUNED. BUDGET: the epoch budget ran out before its --epochs, TIME: the
+# run's --budget-minutes did; either way its score is not a configuration's worth and it
+# never counts as complete.
+PRUNER, BUDGET, TIME, CONSTRAINT = "pruner", "budget", "time", "constraint"
 
 
 @dataclass(frozen=True)
@@ -86,7 +87,7 @@ class TrialRecord:
     n_params: int | None = None
     latency_ms: float | None = None  # batch-1 prediction on the worker's device, median
     infeasible: str | None = None  # which constraint a configuration broke; never trained
-    pruned_by: str | None = None  # why a PRUNED trial stopped: PRUNER, BUDGET or CONSTRAINT
+    pruned_by: str | None = None  # why a PRUNED trial stopped: PRUNER, BUDGET, TIME, CONSTRAINT
     train_seconds: float | None = None  # model build, fit and val scoring
     test_eval_seconds: float | None = None
     trial_seconds: float | None = None

@@ -35,7 +35,7 @@ from search.coordination.lock import study_lock
 from search.coordination.storage import open_storage, retry_storage
 from search.errors import ConfigError
 from search.trial.objective import Objective
-from search.trial.records import BUDGET, TrialRecord
+from search.trial.records import BUDGET, TIME, TrialRecord
 from search.trial.space import decoded
 from search.trial.study import create_or_load_study
 
@@ -77,6 +77,7 @@ def run_worker(
         callbacks=[interrupts.keras_callback()],
         max_params=config.max_params,
         max_latency_ms=config.max_latency_ms,
+        deadline=config.deadline,
     )
     loop = _TrialLoop(config, storage, study, objective, interrupts)
     try:
@@ -132,6 +133,8 @@ class _TrialLoop:
         config = self.config
         while True:
             self.interrupts.check()
+            if config.out_of_time():
+                return self.summary()
             if sum(self.counts.values()) >= config.trials_per_process:
                 spent = retry_storage(
                     lambda: budget_spent(
@@ -265,8 +268,9 @@ def _print_progress(
     shown = "-" if value is None else f"{value:.4f}"
     if state == TrialState.PRUNED and frozen.intermediate_values:
         shown = f"{frozen.intermediate_values[max(frozen.intermediate_values)]:.4f}"
-        if TrialRecord.of(frozen).pruned_by == BUDGET:
-            shown += f" (epoch budget spent after {len(frozen.intermediate_values)})"
+        cut_by = {BUDGET: "epoch", TIME: "time"}.get(TrialRecord.of(frozen).pruned_by)
+        if cut_by is not None:
+            shown += f" ({cut_by} budget spent after {len(frozen.intermediate_values)})"
     params = " ".join(f"{k}={short(v)}" for k, v in decoded(frozen.params).items())
     best_text = f"best {best.value:.4f} (#{best.number})" if best else "best -"
     trained = trained_trials(trials)  # what --trials counts

@@ -1,0 +1,66 @@
+"""--budget-minutes: no trial starts after them; one still training stops at its epoch's end."""
+
+from __future__ import annotations
+
+import time
+
+import optuna
+import pytest
+from optuna.trial import TrialState
+
+from search import run
+from search.config import RunConfig
+from search.coordination.storage import open_storage
+from search.trial.objective import Objective
+from search.trial.study_data import prepare_data
+
+from .conftest import TINY_RUN
+
+optuna.logging.set_verbosity(optuna.logging.WARNING)
+
+
+def test_a_trial_training_when_the_time_runs_out_stops_after_its_epoch(in_search_home):
+    data = prepare_data("synthetic", image_size=16, synthetic_n=300, seed=0)
+    study = optuna.create_study(direction="maximize", pruner=optuna.pruners.NopPruner())
+    objective = Objective(data, space="demo", epochs=3, deadline=time.time())
+    study.optimize(objective, n_trials=1)
+    trial = study.trials[0]
+    assert trial.state == TrialState.PRUNED
+    assert list(trial.intermediate_values) == [1]
+    assert trial.user_attrs["pruned_by"] == "time" and trial.user_attrs["epochs_run"] == 1
+
+
+def test_a_search_out_of_time_starts_no_trial_and_says_how_to_go_on(in_search_home, capsys):
+    url = f"sqlite:///{in_search_home}/minutes.db"
+    args = [*TINY_RUN, "--trials", "1", "--study", "minutes", "--storage", url]
+    assert run.main([*args, "--budget-minutes", "0.0001"]) == 0
+    study = optuna.load_study(study_name="minutes", storage=open_storage(url))
+    assert not study.get_trials(states=(TrialState.RUNNING, TrialState.COMPLETE))
+    out = capsys.readouterr().out
+    assert "budget 1 trained trials, at most 0.0001 minutes" in out
+    assert "stopped by --budget-minutes 0.0001 before the rest of the budget was spent" in out
+
+    assert run.main(args) == 0  # the same command without the limit finishes the budget
+    assert len(study.get_trials(states=(TrialState.COMPLETE,))) == 1
+    assert "stopped by --budget-minutes" not in capsys.readouterr().out
+
+
+def test_a_replacing_process_keeps_the_deadline_it_was_handed(monkeypatch):
+    config = RunConfig(budget_minutes=2)
+    monkeypatch.setenv(run.DEADLINE_ENV, "1234.5")
+    assert run._with_deadline(config).deadline == 1234.5
+    assert run.DEADLINE_ENV not in run.os.environ  # a later run in this process starts anew
+    before = time.time()
+    assert before + 120 <= run._with_deadline(config).deadline <= time.time() + 120
+
+
+def test_no_time_budget_means_no_deadline(monkeypatch):
+    monkeypatch.setenv(run.DEADLINE_ENV, "1234.5")  # left by nothing that applies here
+    assert run._with_deadline(RunConfig()).deadline is None
+
+
+@pytest.mark.parametrize("minutes", ["0", "-1"])
+def test_a_budget_of_no_minutes_gets_one_clear_line(in_search_home, capsys, minutes):
+    assert run.main([*TINY_RUN, "--budget-minutes", minutes]) == 2
+    err = capsys.readouterr().err
+    assert err == f"error: --budget-minutes must be positive, got {float(minutes)}\n"
