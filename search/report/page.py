@@ -41,10 +41,11 @@ from model.card import CARD_NAME, GroupReport, ModelCard
 from model.card_text import interval_text
 from model.errors import ExportError
 from model.export import read_card
+from search.coordination.budget import epochs_reported
 from search.coordination.storage import STORAGE_HELP, mask_url, resolve_storage_url, retry_storage
 from search.report.decisions import decisions_view
 from search.report.tradeoff import pareto_front
-from search.trial.records import ExportRecord, TrialRecord
+from search.trial.records import TIME, ExportRecord, TrialRecord
 from search.trial.space import decoded
 from search.trial.study import STUDY_CHOICE_HELP, load_existing_study
 
@@ -73,8 +74,9 @@ _BLUE, _ORANGE, _RED, _GREEN = "#1f77b4", "#ff7f0e", "#d62728", "#2ca02c"
 _GREY, _LIGHT_GREY = "#8c8c8c", "#c8c8c8"
 _SECTIONS = {
     "history.png": ("Optimisation history", "Every complete trial's objective value and the "
-                    "best so far; pruned trials (stopped early by the pruner or the epoch "
-                    "budget) at the last value they reported, which is not a final score."),
+                    "best so far; pruned trials (stopped early by the pruner, the epoch budget "
+                    "or the time budget) at the last value they reported, which is not a "
+                    "final score."),
     "importances.png": ("Parameter importances", "How much each parameter explains of "
                         "the spread between the best trials and the rest (PED-ANOVA)."),
     "curves.png": ("Validation curves", "The value each trial reported after every epoch: "
@@ -114,6 +116,8 @@ class Report:
     caveats: dict[str, str] = field(default_factory=dict)  # image -> what to read it with
     card: ModelCard | None = None
     export_folder: Path | None = None
+    cut_by_time: int = 0  # trials pruned when a run's --budget-minutes ran out
+    epochs_spent: int = 0  # epochs reported over the whole study
 
 
 def write_report(study: optuna.Study, out: str | Path, *, storage_label: str = "") -> Report:
@@ -124,6 +128,8 @@ def write_report(study: optuna.Study, out: str | Path, *, storage_label: str = "
     ranked = sorted(complete, key=lambda t: t.value, reverse=maximize)
     counts = {s.name.lower(): sum(t.state == s for t in trials) for s in TrialState}
     report = Report(out=Path(out), counts=counts, best=ranked[0] if ranked else None)
+    report.cut_by_time = sum(TrialRecord.of(t).pruned_by == TIME for t in trials)
+    report.epochs_spent = epochs_reported(trials)
     _find_export(study, report)
     metric = f"validation {study.user_attrs.get('metric', 'macro')} AUC"
     tmp = temp_dir_for(report.out)
@@ -557,8 +563,11 @@ def _summary_cards(attrs: dict, report: Report, metric: str) -> list[tuple[str, 
         cards.append((f"{report.best.value:.4f}", f"best {metric}, trial "
                       f"#{report.best.number}, on {source_text(attrs.get('data'))}"))  # fmt: skip
     if "budget_epochs" in attrs:
-        spent = f"{attrs.get('epochs_spent', 0)} of {attrs['budget_epochs']}"
+        # counted from the trials: the stored figure is as of the study's last claim
+        spent = f"{report.epochs_spent} of {attrs['budget_epochs']}"
         cards.append((spent, "epochs spent of the budget"))
+    if report.cut_by_time:
+        cards.append((report.cut_by_time, "pruned when --budget-minutes ran out"))
     if report.card is not None:
         card = report.card
         test, bounds, source = card.test, card.test_intervals, source_text(card.data.source)

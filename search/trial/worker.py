@@ -134,6 +134,7 @@ class _TrialLoop:
         while True:
             self.interrupts.check()
             if config.out_of_time():
+                retry_storage(lambda: _locked_publish(config, self.study), "publish progress")
                 return self.summary()
             if sum(self.counts.values()) >= config.trials_per_process:
                 spent = retry_storage(
@@ -191,6 +192,15 @@ class _TrialLoop:
 def _locked_claim(config: RunConfig, study: optuna.Study) -> ClaimResult:
     with study_lock(config.storage, config.study):
         return claim_trial(study, config.trials, epoch_budget(config), config.untrained_limit)
+
+
+def _locked_publish(config: RunConfig, study: optuna.Study) -> None:
+    """The epochs spent, for the dashboard: a worker out of time makes no last claim, which
+    would have published them."""
+    budget = epoch_budget(config)
+    if budget is not None:
+        with study_lock(config.storage, config.study):
+            budget.publish(study, study.get_trials(deepcopy=False))
 
 
 def _run_one(

@@ -189,3 +189,25 @@ def test_a_celeba_card_has_no_notebook_caveat():
     assert report.notebook_caveat(celeba) is None
     assert report.source_text("/d/celeba") == "CelebA (/d/celeba)"
     assert report.notebook_caveat(card) is not None
+
+
+def test_epochs_spent_are_counted_from_the_trials_and_time_cuts_are_named(tmp_path: Path):
+    study = searched(f"sqlite:///{tmp_path / 's.db'}", n_complete=3, n_pruned=2)
+    reported = sum(len(t.intermediate_values) for t in study.trials)
+    # as stored at the last claim: a worker that ran out of time made no later claim
+    study.set_user_attr("budget_epochs", 40)
+    study.set_user_attr("epochs_spent", reported - 2)
+    pruned = [t for t in study.trials if t.state == TrialState.PRUNED]
+    study.add_trial(
+        optuna.trial.create_trial(
+            params=pruned[0].params,
+            distributions=DISTRIBUTIONS,
+            state=TrialState.PRUNED,
+            intermediate_values={1: 0.55},
+            user_attrs={"pruned_by": "time"},
+        )
+    )
+    written = report.write_report(study, tmp_path / "report")
+    text = " ".join(" ".join(parse(written.out / "index.html").text).split())
+    assert f"{reported + 1} of 40 epochs spent of the budget" in text
+    assert "1 pruned when --budget-minutes ran out" in text

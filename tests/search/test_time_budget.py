@@ -32,12 +32,15 @@ def test_a_trial_training_when_the_time_runs_out_stops_after_its_epoch(in_search
 
 def test_a_search_out_of_time_starts_no_trial_and_says_how_to_go_on(in_search_home, capsys):
     url = f"sqlite:///{in_search_home}/minutes.db"
-    args = [*TINY_RUN, "--trials", "1", "--study", "minutes", "--storage", url]
+    args = [*TINY_RUN, "--trials", "1", "--budget-epochs", "4", "--study", "minutes"]
+    args += ["--storage", url]
     assert run.main([*args, "--budget-minutes", "0.0001"]) == 0
     study = optuna.load_study(study_name="minutes", storage=open_storage(url))
     assert not study.get_trials(states=(TrialState.RUNNING, TrialState.COMPLETE))
+    # the dashboard's figures, written by the worker on its way out
+    assert study.user_attrs["budget_epochs"] == 4 and study.user_attrs["epochs_spent"] == 0
     out = capsys.readouterr().out
-    assert "budget 1 trained trials, at most 0.0001 minutes" in out
+    assert "budget 1 trained trials and 4 epochs, at most 0.0001 minutes" in out
     assert "stopped by --budget-minutes 0.0001 before the rest of the budget was spent" in out
 
     assert run.main(args) == 0  # the same command without the limit finishes the budget
