@@ -23,8 +23,8 @@ import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import keras
 import numpy as np
 import optuna
 from optuna.trial import FrozenTrial, TrialState
@@ -32,18 +32,16 @@ from optuna.trial import FrozenTrial, TrialState
 from common import paths
 from common.cli import fig, run_command, set_up_logging, short
 from common.errors import UserError
+from common.native_logs import start_backend_quietly
 from common.paths import ARTIFACTS
 from data import CelebaData
-from model import default_dtype_policy, predict_proba, train
 from model.card import CARD_NAME, DataRecord, GroupReport, ModelCard, SearchObjective
 from model.card_text import gap_line, interval_text, threshold_summary, trust_summary
 from model.export import export_model, git_commit, package_versions
 from model.groups import group_report
 from model.intervals import split_intervals
-from model.latency import measure_footprint
 from model.scoring import base_rate_scores, split_scores
 from model.thresholds import choose_thresholds
-from model.training import TrainResult
 from model.trust import trust_levels
 from search.coordination.budget import RESERVED_ATTR
 from search.coordination.storage import (
@@ -57,6 +55,11 @@ from search.trial.records import ExportRecord, StudySettings, TrialRecord
 from search.trial.space import TrialParams, decoded, get_space
 from search.trial.study import STUDY_CHOICE_HELP, load_existing_study
 from search.trial.study_data import data_for_study
+
+if TYPE_CHECKING:
+    import keras
+
+    from model.training import TrainResult
 
 __all__ = [
     "NoCompleteTrialError",
@@ -155,6 +158,11 @@ def refit(
     constraints: Constraints = UNCONSTRAINED,
 ) -> RefitResult:
     """Train the study's best COMPLETE configuration, score it, export it, record where."""
+    # Keras here, not at the top: `--help` and a mistyped study need no backend, and the
+    # command starts it with TensorFlow's start-up lines quieted first (main)
+    from model import default_dtype_policy, train
+    from model.latency import measure_footprint
+
     if max_epochs < 1 or patience < 1:
         raise UserError(f"--max-epochs and --patience must be positive ({max_epochs}, {patience})")
     settings = _settings(study)
@@ -261,6 +269,8 @@ def _check_writable(folder: Path) -> None:
 def _scores(model: keras.Model, data: CelebaData, seed: int) -> dict:
     """Thresholds chosen on validation; the validation, test (with intervals, per group and
     trust levels) and base-rate figures."""
+    from model import predict_proba
+
     names = data.attr_names
     val_probs = predict_proba(model, data.val.images)
     choices = choose_thresholds(data.val.labels, val_probs, names, seed=seed)
@@ -383,6 +393,7 @@ def _refit(args: argparse.Namespace) -> None:
     url = resolve_storage_url(args.storage)
     study = load_existing_study(url, args.study)
     print(f"study {study.study_name!r} on {mask_url(url)}", flush=True)
+    start_backend_quietly()  # TensorFlow's CUDA lines on a machine without a GPU
     result = refit(
         study,
         max_epochs=args.max_epochs,

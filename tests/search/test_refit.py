@@ -5,6 +5,8 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 import keras
@@ -14,6 +16,7 @@ import pytest
 from optuna.distributions import CategoricalDistribution, FloatDistribution, IntDistribution
 from optuna.trial import TrialState
 
+from common.native_logs import has_nvidia_device
 from model import predict_proba
 from model.card import ModelCard
 from model.export import export_model, read_card
@@ -168,6 +171,19 @@ def test_refit_command_prints_figures_beside_the_notebook(workdir: Path, study_u
     assert "thresholds: " in out and " of 40 tuned on validation" in out
     assert "trust: high " in out
     assert not (workdir / "cli-best" / "saved_model").exists()
+
+
+@pytest.mark.skipif(has_nvidia_device(), reason="on a GPU machine the native lines stay")
+def test_the_refit_command_prints_no_native_start_up_lines(workdir: Path, study_url):
+    out = str(workdir / "quiet-best")
+    command = [sys.executable, "-m", "search.refit", "--study", "tiny", "--storage", study_url,
+               "--max-epochs", "1", "--out", out, "--no-savedmodel"]  # fmt: skip
+    done = subprocess.run(command, cwd=workdir, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert "exported to" in done.stdout
+    # TensorFlow's abseil lines and its cuInit error on a machine without a GPU
+    for noise in ("absl::InitializeLog", "cuInit", "cudart_stub", "I0000", "E0000"):
+        assert noise not in done.stderr, done.stderr
 
 
 def test_refit_without_a_complete_trial_fails_in_one_line(workdir: Path, capsys):
