@@ -29,6 +29,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import optuna
 import optuna.visualization.matplotlib as optuna_plots
+from matplotlib.patches import Patch
 from matplotlib.ticker import MaxNLocator
 from matplotlib.transforms import Bbox
 from optuna.trial import FrozenTrial, TrialState
@@ -382,6 +383,14 @@ def attributes_figure(card: ModelCard) -> plt.Figure:
 
 
 def _plot_gaps(groups: GroupReport, path: Path) -> None:
+    fig = gaps_figure(groups)
+    fig.savefig(path, dpi=110, bbox_inches="tight")  # keeps the legend below the axes
+    plt.close(fig)
+
+
+def gaps_figure(groups: GroupReport) -> plt.Figure:
+    """The largest gaps between groups with their 95% intervals; the colours say which
+    intervals leave out 0, in a legend on the image itself."""
     sizes = {s.group: (s.n_with, s.n_without) for s in groups.splits}
     gaps = list(reversed(groups.largest))  # largest at the top
     labels = [f"{g.attribute} {g.metric}\n{g.group} {sizes[g.group][0]} / not "
@@ -395,8 +404,13 @@ def _plot_gaps(groups: GroupReport, path: Path) -> None:
     ax.axvline(0, color="black", linewidth=0.8)
     _style(ax, "Largest gaps between groups (with minus without)", "gap")
     ax.tick_params(axis="y", labelsize=8)
+    ax.legend(
+        handles=[Patch(color=_RED, label="beyond noise: the 95% interval leaves out 0"),
+                 Patch(color=_BLUE, label="within noise: the interval holds 0")],
+        fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.08), ncol=2, frameon=False,
+    )  # fmt: skip
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
+    return fig
 
 
 def _plot_tradeoff(complete: list[FrozenTrial], path: Path) -> bool:

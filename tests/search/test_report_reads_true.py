@@ -211,3 +211,22 @@ def test_epochs_spent_are_counted_from_the_trials_and_time_cuts_are_named(tmp_pa
     text = " ".join(" ".join(parse(written.out / "index.html").text).split())
     assert f"{reported + 1} of 40 epochs spent of the budget" in text
     assert "1 pruned when --budget-minutes ran out" in text
+
+
+def test_the_gaps_chart_says_what_its_colours_mean():
+    from tests.search.test_report import _decided_card
+
+    groups = _decided_card().groups
+    figure = report.gaps_figure(groups)
+    (ax,) = figure.axes
+    legend = {text.get_text(): patch.get_facecolor()
+              for text, patch in zip(ax.get_legend().get_texts(), ax.get_legend().get_patches(),
+                                     strict=True)}  # fmt: skip
+    beyond = [k for k in legend if k.startswith("beyond noise")]
+    within = [k for k in legend if k.startswith("within noise")]
+    assert len(beyond) == len(within) == 1
+    bars = {to_hex(bar.get_facecolor()) for bar in ax.patches}
+    by_gap = {g.beyond_noise for g in groups.largest}
+    assert by_gap == {True, False}  # both kinds drawn, so both colours must be named
+    assert bars == {to_hex(legend[beyond[0]]), to_hex(legend[within[0]])}
+    plt.close(figure)
