@@ -45,9 +45,9 @@ demo:
 	@mkdir -p studies && : > $(PHASES)
 	@$(call timed,setup,$(MAKE) --no-print-directory $(INSTALLED))
 	# bounded by compute, not by how many trials Hyperband happens to stop early; and by time,
-	# so that a slow CPU still finishes the demo in minutes (it then says it stopped early)
+	# so that a slow CPU still finishes the demo in minutes (each says so where it stopped early)
 	@$(call timed,search,$(PY) -m search.run --preset demo --budget-epochs 80 --budget-minutes 2)
-	@$(call timed,refit,$(PY) -m search.refit --study demo --max-epochs 15)
+	@$(call timed,refit,$(PY) -m search.refit --study demo --max-epochs 15 --budget-minutes 1)
 	@$(call timed,predict,$(PY) -m serve.predict --model studies/demo/best --no-detect $(DEMO_FACES))
 	@$(call timed,report,$(PY) -m search.report --study demo)
 	@echo "dashboard: $(PY) -m search.dashboard, then open http://127.0.0.1:8080"

@@ -26,6 +26,7 @@ __all__ = [
     "MODEL_NAME",
     "NOTEBOOK_TEST_MICRO_AUC",
     "SAVEDMODEL_NAME",
+    "TRAINING_STOPS",
     "TRUST_LEVELS",
     "AttributeScores",
     "AttributeTrust",
@@ -51,6 +52,9 @@ NOTEBOOK_TEST_MICRO_AUC = 0.9583  # the notebook's best configuration on CelebA'
 Scalar = int | float | str | bool  # a trial parameter as Optuna stores it
 KERAS_BACKENDS = ("tensorflow", "jax", "torch", "numpy")
 TRUST_LEVELS = ("high", "medium", "low", "unknown")
+# Why training stopped (model.train): it ran every epoch asked for, the patience ran out, the
+# time budget did, or a callback stopped it
+TRAINING_STOPS = ("epochs", "patience", "time", "callback")
 
 
 def _check_fraction(where: str, value: float | None) -> None:
@@ -318,6 +322,7 @@ class ModelCard:
     trust: dict[str, AttributeTrust] = field(default_factory=dict)
     # batch-1 prediction on the refit's device, median of warm runs; None in older cards
     latency_ms: float | None = _bounded(0, default=None)
+    stopped_by: str = ""  # one of TRAINING_STOPS; "" in cards written before it was recorded
 
     def __post_init__(self) -> None:
         _check_bounds(self)
@@ -326,6 +331,8 @@ class ModelCard:
                 f"epochs must satisfy best_epoch <= epochs_trained <= max_epochs, got "
                 f"{self.best_epoch}, {self.epochs_trained}, {self.max_epochs}"
             )
+        if self.stopped_by not in ("", *TRAINING_STOPS):
+            raise CardError(f"stopped_by must be one of {', '.join(TRAINING_STOPS)}")
         if self.keras_backend not in ("", *KERAS_BACKENDS):
             raise CardError(f"keras_backend must be one of {', '.join(KERAS_BACKENDS)}")
         names = list(self.attr_names)

@@ -6,12 +6,23 @@ from collections import Counter
 
 from model.card import TRUST_LEVELS, GroupGap, Interval, ModelCard
 
-__all__ = ["gap_line", "interval_text", "threshold_summary", "trust_summary"]
+__all__ = ["gap_line", "interval_text", "threshold_summary", "training_stop", "trust_summary"]
 
 
 def interval_text(bounds: Interval | None) -> str:
     """'0.71-0.75', or '-' where there is no interval."""
     return "-" if bounds is None else f"{bounds.low:.2f}-{bounds.high:.2f}"
+
+
+def training_stop(card: ModelCard) -> str:
+    """The best epoch and why training ended there, as in 'best 10, no gain in 3 epochs'."""
+    why = {
+        "epochs": f"all {card.max_epochs} epochs asked for",
+        "patience": f"stopped: no gain in {card.patience} epochs",
+        "time": "stopped: the time budget ran out",
+        "callback": "stopped by a callback",
+    }.get(card.stopped_by)
+    return f"best {card.best_epoch}" + ("" if why is None else f"; {why}")
 
 
 def threshold_summary(card: ModelCard) -> str:

@@ -62,6 +62,7 @@ class TrainResult:
     history: list[EpochResult]
     best_epoch: int  # 1-based, by val macro AUC
     n_params: int
+    stopped_by: str = "epochs"  # one of model.card.TRAINING_STOPS
 
     @property
     def seconds_per_epoch(self) -> float:
@@ -119,6 +120,7 @@ def train(
     callbacks: Sequence[keras.callbacks.Callback] = (),
     trace_once: bool = True,
     bn_calibration: int = CALIBRATION_IMAGES,
+    deadline: float | None = None,
 ) -> TrainResult:
     """Fit on `data.train`, scoring the whole `data.val` split exactly after every epoch.
 
@@ -133,6 +135,8 @@ def train(
     earlier feeding (a smaller last batch, an unpadded val batch) for bench.train.
     `bn_calibration`: training images on which BatchNorm's statistics are re-estimated before
     each validation (model/batchnorm.py); 0 scores with Keras' moving averages as they are.
+    `deadline` (a `time.time()`): no epoch starts after it; with a patience the best epoch's
+    weights are restored as when the patience runs out.
 
     The loop is ours rather than `model.fit` (model/steps.py): fit's feeding (data-pipeline
     threads and their slow teardown under TensorFlow, an iterator under JAX) made a
@@ -158,6 +162,7 @@ def train(
         steps=steps,
     )
     progress = _Progress(patience)
+    stopped_by = "epochs"
     model.stop_training = False
     hooks.on_train_begin()
     for epoch in range(epochs):
@@ -208,7 +213,14 @@ def train(
                 "val_micro_auc": metrics.micro_auc,
             },
         )
+        if epoch + 1 == epochs:
+            break
         if progress.stale or model.stop_training:
+            stopped_by = "patience" if progress.stale else "callback"
+            break
+        if deadline is not None and time.time() >= deadline:
+            logger.info("time budget ran out after epoch %d of %d", epoch + 1, epochs)
+            stopped_by = "time"
             break
     hooks.on_train_end()
     if progress.best_weights is not None:
@@ -218,6 +230,7 @@ def train(
         history=progress.history,
         best_epoch=progress.best_epoch,
         n_params=model.count_params(),
+        stopped_by=stopped_by,
     )
 
 

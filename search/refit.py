@@ -36,7 +36,13 @@ from common.native_logs import start_backend_quietly
 from common.paths import ARTIFACTS
 from data import CelebaData
 from model.card import CARD_NAME, DataRecord, GroupReport, ModelCard, SearchObjective
-from model.card_text import gap_line, interval_text, threshold_summary, trust_summary
+from model.card_text import (
+    gap_line,
+    interval_text,
+    threshold_summary,
+    training_stop,
+    trust_summary,
+)
 from model.export import export_model, git_commit, package_versions
 from model.groups import group_report
 from model.intervals import split_intervals
@@ -156,8 +162,12 @@ def refit(
     data: CelebaData | None = None,
     artifact_dir: str | Path = ARTIFACTS,
     constraints: Constraints = UNCONSTRAINED,
+    budget_minutes: float | None = None,
 ) -> RefitResult:
-    """Train the study's best COMPLETE configuration, score it, export it, record where."""
+    """Train the study's best COMPLETE configuration, score it, export it, record where.
+
+    `budget_minutes`: no epoch starts once training has taken them (the best epoch's weights
+    are kept, as when the patience runs out)."""
     # Keras here, not at the top: `--help` and a mistyped study need no backend, and the
     # command starts it with TensorFlow's start-up lines quieted first (main)
     from model import default_dtype_policy, train
@@ -165,6 +175,8 @@ def refit(
 
     if max_epochs < 1 or patience < 1:
         raise UserError(f"--max-epochs and --patience must be positive ({max_epochs}, {patience})")
+    if budget_minutes is not None and not budget_minutes > 0:
+        raise UserError(f"--budget-minutes must be positive, got {budget_minutes}")
     settings = _settings(study)
     trial = best_complete_trial(study, constraints)
     config = get_space(settings.space).params(trial.params)
@@ -187,6 +199,7 @@ def refit(
         seed=settings.seed,
         patience=patience,
         verbose=verbose,
+        deadline=None if budget_minutes is None else time.time() + 60 * budget_minutes,
     )
     measured = {
         "training_seconds": round(time.perf_counter() - started, 2),
@@ -231,6 +244,7 @@ def _card(
         best_epoch=result.best_epoch,
         max_epochs=max_epochs,
         patience=patience,
+        stopped_by=result.stopped_by,
         n_params=result.n_params,
         **measured,
         data=DataRecord(
@@ -319,7 +333,7 @@ def print_figures(card: ModelCard, export_dir: Path) -> None:
     params = ", ".join(f"{k}={short(v)}" for k, v in card.params.items())
     print(
         f"refit of study {card.study!r}, trial #{card.trial} ({params}): "
-        f"{card.epochs_trained} epochs (best {card.best_epoch}), "
+        f"{card.epochs_trained} epochs ({training_stop(card)}), "
         f"{card.training_seconds:.0f} s, {card.n_params:,} parameters"
         + ("" if card.latency_ms is None else f", batch-1 latency {card.latency_ms:.2f} ms")
     )
@@ -374,6 +388,9 @@ def build_parser() -> argparse.ArgumentParser:
     add("--max-epochs", type=int, default=MAX_EPOCHS, help=f"most epochs to train ({MAX_EPOCHS})")
     add("--patience", type=int, default=PATIENCE,
         help=f"stop after this many epochs without gain ({PATIENCE})")  # fmt: skip
+    add("--budget-minutes", type=float,
+        help="start no epoch after training has taken this long; the best epoch's weights "
+        "are kept (default: none)")  # fmt: skip
     add("--out", type=Path, help="export folder (default studies/<study>/best)")
     add("--no-savedmodel", action="store_true", help="skip the TensorFlow SavedModel")
     add("--max-params", type=int, help="refit the best trial with at most this many parameters")
@@ -401,6 +418,7 @@ def _refit(args: argparse.Namespace) -> None:
         out=args.out,
         savedmodel=not args.no_savedmodel,
         constraints=Constraints(args.max_params, args.max_latency_ms),
+        budget_minutes=args.budget_minutes,
         verbose=1 if sys.stdout.isatty() else 0,  # a progress bar for a person; logs say the rest
     )
     print_figures(result.card, result.export_dir)

@@ -39,7 +39,7 @@ from common.cli import fig, main_of, short
 from common.errors import UserError
 from common.paths import export_dir, report_dir
 from model.card import CARD_NAME, GroupReport, ModelCard
-from model.card_text import interval_text
+from model.card_text import interval_text, training_stop
 from model.errors import ExportError
 from model.export import read_card
 from search.coordination.budget import epochs_reported
@@ -540,6 +540,7 @@ def _page(
         top=[_trial_row(t, names) for t in top],
         card=report.card,
         card_source=None if report.card is None else source_text(report.card.data.source),
+        training_stop=None if report.card is None else training_stop(report.card),
         notebook_caveat=None if report.card is None else notebook_caveat(report.card),
         export_folder=str(report.export_folder),
         decisions=None if report.card is None else decisions_view(report.card),

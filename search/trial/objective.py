@@ -76,7 +76,6 @@ class Objective:
         if broken is not None:
             raise optuna.TrialPruned(f"not trained: {broken}")
         history: list[EpochResult] = []
-        epochs = self.epochs if epochs is None else min(epochs, self.epochs)
 
         def on_epoch_end(result: EpochResult) -> None:
             history.append(result)
@@ -85,10 +84,8 @@ class Objective:
             if retry_storage(trial.should_prune, "ask the pruner"):
                 TrialRecord(**_epoch_figures(history), pruned_by=PRUNER).save(trial)
                 raise optuna.TrialPruned(f"pruned after epoch {result.epoch}: {value:.4f}")
-            if result.epoch < epochs and self._out_of_time():
-                TrialRecord(**_epoch_figures(history), pruned_by=TIME).save(trial)
-                raise optuna.TrialPruned(f"the time budget ran out after epoch {result.epoch}")
 
+        epochs = self.epochs if epochs is None else min(epochs, self.epochs)
         train_started = time.perf_counter()
         result = train(
             params.model,
@@ -98,7 +95,11 @@ class Objective:
             seed=self.seed,
             on_epoch_end=on_epoch_end,
             callbacks=self.callbacks,
+            deadline=self.deadline,
         )
+        if result.stopped_by == "time":
+            TrialRecord(**_epoch_figures(history), pruned_by=TIME).save(trial)
+            raise optuna.TrialPruned(f"the time budget ran out after epoch {len(history)}")
         if epochs < self.epochs:
             # Stopped by the budget, not finished: a COMPLETE 1-epoch score would teach TPE,
             # the summary and refit that it is what this configuration is worth.
@@ -127,9 +128,6 @@ class Objective:
             trial_seconds=time.perf_counter() - started,
         ).save(trial)
         return metric_value(val, self.metric)
-
-    def _out_of_time(self) -> bool:
-        return self.deadline is not None and time.time() >= self.deadline
 
     def _broken_constraint(self, n_params: int, latency_ms: float) -> str | None:
         limits = self.constraints

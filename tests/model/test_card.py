@@ -45,6 +45,7 @@ def _tampered(change) -> str:
         (lambda c: c.update(training_seconds=-1.0), "training_seconds must be at least 0"),
         (lambda c: c.update(notebook_test_micro_auc=9), "must be between 0 and 1"),
         (lambda c: c.update(keras_backend="<script>"), "keras_backend must be one of"),
+        (lambda c: c.update(stopped_by="boredom"), "stopped_by must be one of epochs, patience"),
         (lambda c: c["objective"].update(search_epochs=0), "objective: search_epochs must be"),
         (lambda c: c["base_rate_test"].update(mean_accuracy=2.5), "mean_accuracy must be betw"),
         (

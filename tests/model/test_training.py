@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import time
 
 import keras
 import numpy as np
@@ -36,6 +37,7 @@ def test_a_tiny_network_learns_the_drawn_attributes(pictures):
     assert result.n_params == result.model.count_params() < 5000
     assert all(e.seconds > 0 and e.images_per_second > 0 for e in result.history)
     assert result.images_per_second > 0 and result.seconds_per_epoch > 0
+    assert result.stopped_by == "epochs"
 
 
 def test_a_nan_loss_raises_and_says_where(pictures):
@@ -86,12 +88,21 @@ def test_patience_stops_early_and_restores_the_best_weights():
     result = train(TINY, data, epochs=20, batch_size=32, patience=1, seed=0)
 
     aucs = [e.val.macro_auc for e in result.history]
-    assert len(aucs) < 20
+    assert len(aucs) < 20 and result.stopped_by == "patience"
     assert result.best_epoch < len(aucs)
     assert aucs[result.best_epoch - 1] == max(aucs)
     probs = predict_proba(result.model, data.val.images)
     restored = evaluate(data.val.labels, probs, SYNTHETIC_ATTRS).macro_auc
     assert restored == pytest.approx(max(aucs), abs=1e-6)
+
+
+def test_a_passed_deadline_stops_after_the_epoch_and_keeps_the_best_weights(pictures):
+    result = train(TINY, pictures, epochs=4, batch_size=32, patience=3, deadline=time.time())
+
+    assert [e.epoch for e in result.history] == [1] and result.stopped_by == "time"
+    probs = predict_proba(result.model, pictures.val.images)
+    scored = evaluate(pictures.val.labels, probs, SYNTHETIC_ATTRS).macro_auc
+    assert scored == pytest.approx(result.history[0].val.macro_auc, abs=1e-6)
 
 
 def test_forced_mixed_precision_trains_on_cpu(pictures):

@@ -110,6 +110,7 @@ def test_refit_exports_every_file_and_a_full_card(workdir: Path, refitted, study
     assert card["params"] == BEST and card["image_size"] == 32
     assert len(card["attr_names"]) == 40 and list(card["thresholds"]) == card["attr_names"]
     assert 1 <= card["epochs_trained"] <= 2 and card["training_seconds"] > 0
+    assert card["stopped_by"] == ("epochs" if card["epochs_trained"] == 2 else "patience")
     for split in ("validation", "test"):
         figures = card[split]
         for key in ("micro_auc", "macro_auc", "mean_accuracy", "mean_accuracy_tuned"):
@@ -171,6 +172,24 @@ def test_refit_command_prints_figures_beside_the_notebook(workdir: Path, study_u
     assert "thresholds: " in out and " of 40 tuned on validation" in out
     assert "trust: high " in out
     assert not (workdir / "cli-best" / "saved_model").exists()
+
+
+def test_refit_within_a_time_budget_says_it_stopped_for_it(workdir: Path, study_url, capsys):
+    code = refit.main(["--study", "tiny", "--storage", study_url, "--max-epochs", "3",
+                       "--budget-minutes", "0.0001", "--out", str(workdir / "timed"),
+                       "--no-savedmodel"])  # fmt: skip
+    assert code == 0
+    card = read_card(workdir / "timed")
+    assert (card.epochs_trained, card.stopped_by) == (1, "time")
+    assert "1 epochs (best 1; stopped: the time budget ran out)" in capsys.readouterr().out
+
+
+def test_a_budget_of_no_minutes_is_one_line_before_training(workdir: Path, study_url, capsys):
+    code = refit.main(["--study", "tiny", "--storage", study_url, "--budget-minutes", "0",
+                       "--out", str(workdir / "never")])  # fmt: skip
+    assert code != 0
+    assert capsys.readouterr().err == "error: --budget-minutes must be positive, got 0.0\n"
+    assert not (workdir / "never").exists()
 
 
 @pytest.mark.skipif(has_nvidia_device(), reason="on a GPU machine the native lines stay")
