@@ -389,8 +389,8 @@ def build_parser() -> argparse.ArgumentParser:
     add("--patience", type=int, default=PATIENCE,
         help=f"stop after this many epochs without gain ({PATIENCE})")  # fmt: skip
     add("--budget-minutes", type=float,
-        help="start no epoch after training has taken this long; the best epoch's weights "
-        "are kept (default: none)")  # fmt: skip
+        help="start no epoch once training has taken this many minutes; the best epoch's "
+        "weights are kept (default none)")  # fmt: skip
     add("--out", type=Path, help="export folder (default studies/<study>/best)")
     add("--no-savedmodel", action="store_true", help="skip the TensorFlow SavedModel")
     add("--max-params", type=int, help="refit the best trial with at most this many parameters")
