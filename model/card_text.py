@@ -15,7 +15,7 @@ def interval_text(bounds: Interval | None) -> str:
 
 
 def training_stop(card: ModelCard) -> str:
-    """The best epoch and why training ended there, as in 'best 10, no gain in 3 epochs'."""
+    """The best epoch and why training ended, as in 'best 10; stopped: no gain in 3 epochs'."""
     why = {
         "epochs": f"all {card.max_epochs} epochs asked for",
         "patience": f"stopped: no gain in {card.patience} epochs",
