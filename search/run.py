@@ -123,10 +123,12 @@ def _run(args: argparse.Namespace, in_process: bool) -> int:
         config, parent_pid = worker_config_from_environment()
         return _run_one_worker(config, args.worker, parent_pid=parent_pid)
     config = config_from_args(args)
+    handed = _handed_deadline(config)
     check_shared(config.storage)  # workers and the summary each open the storage anew
     print(
         f"study {config.study!r} on {mask_url(config.storage)}: budget "
-        f"{config.budget_text()}, {config.workers} worker(s), space {config.space}, "
+        f"{config.budget_text()}{_time_left_text(handed)}, {config.workers} worker(s), "
+        f"space {config.space}, "
         f"{config.epochs} epochs, "
         f"{config.image_size}px, sampler {config.sampler}, pruner {config.pruner}",
         flush=True,
@@ -135,7 +137,7 @@ def _run(args: argparse.Namespace, in_process: bool) -> int:
     storage = open_storage(config.storage, grace_period=config.grace_period)
     check_study_can_resume(storage, config)
     data = _prepare(config)
-    config = _with_deadline(config)
+    config = _with_deadline(config, handed)
     # A worker may replace itself (exec) only when this process is the real command.
     worker_config = replace(config, trials_per_process=sys.maxsize) if in_process else config
     if config.workers == 1:
@@ -153,13 +155,26 @@ def _run(args: argparse.Namespace, in_process: bool) -> int:
     return code
 
 
-def _with_deadline(config: RunConfig) -> RunConfig:
-    """`config` with the time its --budget-minutes run out: from now, or the deadline that
-    the process this one replaced handed on."""
+def _handed_deadline(config: RunConfig) -> float | None:
+    """The deadline that the process this one replaced handed on, if it applies here.
+
+    Taken out of the environment, so that a later run in this process starts anew."""
     handed = os.environ.pop(DEADLINE_ENV, None)
+    return float(handed) if handed and config.budget_minutes is not None else None
+
+
+def _time_left_text(handed: float | None) -> str:
+    """For the header of a process that replaced one: its minutes began before it started."""
+    if handed is None:
+        return ""
+    return f" ({max(0.0, handed - time.time()) / 60:.1f} of them left)"
+
+
+def _with_deadline(config: RunConfig, handed: float | None) -> RunConfig:
+    """`config` with the time its --budget-minutes run out: the `handed` deadline, or from now."""
     if config.budget_minutes is None:
         return config
-    deadline = float(handed) if handed else time.time() + 60 * config.budget_minutes
+    deadline = handed if handed is not None else time.time() + 60 * config.budget_minutes
     return replace(config, deadline=deadline)
 
 

@@ -51,15 +51,26 @@ def test_a_search_out_of_time_starts_no_trial_and_says_how_to_go_on(in_search_ho
 def test_a_replacing_process_keeps_the_deadline_it_was_handed(monkeypatch):
     config = RunConfig(budget_minutes=2)
     monkeypatch.setenv(run.DEADLINE_ENV, "1234.5")
-    assert run._with_deadline(config).deadline == 1234.5
+    handed = run._handed_deadline(config)
+    assert run._with_deadline(config, handed).deadline == 1234.5
     assert run.DEADLINE_ENV not in run.os.environ  # a later run in this process starts anew
     before = time.time()
-    assert before + 120 <= run._with_deadline(config).deadline <= time.time() + 120
+    fresh = run._with_deadline(config, run._handed_deadline(config)).deadline
+    assert before + 120 <= fresh <= time.time() + 120
+
+
+def test_a_replacing_process_says_how_many_minutes_are_left(in_search_home, monkeypatch, capsys):
+    monkeypatch.setenv(run.DEADLINE_ENV, repr(time.time() + 90))
+    args = [*TINY_RUN, "--trials", "1", "--budget-minutes", "2", "--study", "left"]
+    assert run.main([*args, "--storage", f"sqlite:///{in_search_home}/left.db"]) == 0
+    header = capsys.readouterr().out.splitlines()[0]
+    assert "at most 2 minutes (1.5 of them left)," in header
 
 
 def test_no_time_budget_means_no_deadline(monkeypatch):
     monkeypatch.setenv(run.DEADLINE_ENV, "1234.5")  # left by nothing that applies here
-    assert run._with_deadline(RunConfig()).deadline is None
+    config = RunConfig()
+    assert run._with_deadline(config, run._handed_deadline(config)).deadline is None
 
 
 @pytest.mark.parametrize("minutes", ["0", "-1"])
