@@ -135,8 +135,9 @@ def train(
     earlier feeding (a smaller last batch, an unpadded val batch) for bench.train.
     `bn_calibration`: training images on which BatchNorm's statistics are re-estimated before
     each validation (model/batchnorm.py); 0 scores with Keras' moving averages as they are.
-    `deadline` (a `time.time()`): no epoch starts after it; with a patience the best epoch's
-    weights are restored as when the patience runs out.
+    `deadline` (a `time.time()`): no epoch starts that would end after it, judged by how long
+    the epoch before took; with a patience the best epoch's weights are restored as when the
+    patience runs out.
 
     The loop is ours rather than `model.fit` (model/steps.py): fit's feeding (data-pipeline
     threads and their slow teardown under TensorFlow, an iterator under JAX) made a
@@ -218,7 +219,9 @@ def train(
         if progress.stale or model.stop_training:
             stopped_by = "patience" if progress.stale else "callback"
             break
-        if deadline is not None and time.time() >= deadline:
+        # the epoch just run (training, scoring, on_epoch_end) is the guess of the next one's
+        # length; the first also traced the steps, so it guesses long rather than short
+        if deadline is not None and time.time() + (time.perf_counter() - started) > deadline:
             logger.info("time budget ran out after epoch %d of %d", epoch + 1, epochs)
             stopped_by = "time"
             break

@@ -81,7 +81,7 @@ class RunConfig:
     budget_minutes: float | None = setting(
         None,
         "minutes this command's workers search, counted once its data is ready: no trial "
-        "starts after them, and a trial still training stops at the end of its epoch",
+        "or epoch starts that would end after them, judged by the last one's length",
     )
     # when --budget-minutes runs out, as time.time(); set by search.run, handed to workers
     deadline: float | None = setting(None, "when --budget-minutes runs out", flag=False)
@@ -208,9 +208,9 @@ class RunConfig:
             text += f", at most {self.budget_minutes:g} minutes"
         return text
 
-    def out_of_time(self) -> bool:
-        """Whether this run's --budget-minutes has run out."""
-        return self.deadline is not None and time.time() >= self.deadline
+    def out_of_time(self, within_s: float = 0.0) -> bool:
+        """Whether this run's --budget-minutes has run out, or will within `within_s`."""
+        return self.deadline is not None and time.time() + within_s >= self.deadline
 
 
 # The demo: synthetic faces at 32x32 and the notebook's space scaled down 8x, so 20 trials

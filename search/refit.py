@@ -166,8 +166,8 @@ def refit(
 ) -> RefitResult:
     """Train the study's best COMPLETE configuration, score it, export it, record where.
 
-    `budget_minutes`: no epoch starts once training has taken them (the best epoch's weights
-    are kept, as when the patience runs out)."""
+    `budget_minutes`: no epoch starts that would end after training has taken them, judged
+    by the epoch before (the best epoch's weights are kept, as when the patience runs out)."""
     # Keras here, not at the top: `--help` and a mistyped study need no backend, and the
     # command starts it with TensorFlow's start-up lines quieted first (main)
     from model import default_dtype_policy, train
@@ -389,8 +389,8 @@ def build_parser() -> argparse.ArgumentParser:
     add("--patience", type=int, default=PATIENCE,
         help=f"stop after this many epochs without gain ({PATIENCE})")  # fmt: skip
     add("--budget-minutes", type=float,
-        help="start no epoch once training has taken this many minutes; the best epoch's "
-        "weights are kept (default none)")  # fmt: skip
+        help="training minutes: start no epoch that the last one's length says would end "
+        "after them; the best epoch's weights are kept (default none)")  # fmt: skip
     add("--out", type=Path, help="export folder (default studies/<study>/best)")
     add("--no-savedmodel", action="store_true", help="skip the TensorFlow SavedModel")
     add("--max-params", type=int, help="refit the best trial with at most this many parameters")

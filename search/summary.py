@@ -44,7 +44,9 @@ def print_summary(config: RunConfig) -> None:
     budget = study.user_attrs.get(BUDGET_ATTR)
     if budget is not None:
         print(f"epochs spent: {epochs_reported(trials)} of the budget of {budget}")
-    if config.out_of_time() and not budget_spent(
+    # workers that end with the budget unspent stopped for time (they stop a little early:
+    # no trial starts that could not finish its first epoch)
+    if config.deadline is not None and not budget_spent(
         study, config.trials, epoch_budget(config), config.untrained_limit
     ):
         print(

@@ -51,7 +51,9 @@ class Objective:
         self.seed = seed
         self.callbacks = callbacks
         self.constraints = Constraints(max_params, max_latency_ms)
-        self.deadline = deadline  # time.time() after which a trial stops at its epoch's end
+        self.deadline = deadline  # time.time() after which no trial's epoch may end
+        # from the last trial's start to its first epoch's end: what a new trial needs at least
+        self.first_epoch_seconds = 0.0
 
     def __call__(self, trial: optuna.Trial, epochs: int | None = None) -> float:
         """Train `trial`'s configuration for `epochs` (default: the objective's) at most."""
@@ -79,6 +81,8 @@ class Objective:
 
         def on_epoch_end(result: EpochResult) -> None:
             history.append(result)
+            if result.epoch == 1:
+                self.first_epoch_seconds = time.perf_counter() - started
             value = metric_value(result.val, self.metric)
             retry_storage(lambda: trial.report(value, result.epoch), "report an epoch")
             if retry_storage(trial.should_prune, "ask the pruner"):

@@ -133,7 +133,8 @@ class _TrialLoop:
         config = self.config
         while True:
             self.interrupts.check()
-            if config.out_of_time():
+            # a trial cut after its first epoch is wasted: start none that has no time for one
+            if config.out_of_time(within_s=self.objective.first_epoch_seconds):
                 retry_storage(lambda: _locked_publish(config, self.study), "publish progress")
                 return self.summary()
             if sum(self.counts.values()) >= config.trials_per_process:

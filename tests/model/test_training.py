@@ -105,6 +105,22 @@ def test_a_passed_deadline_stops_after_the_epoch_and_keeps_the_best_weights(pict
     assert scored == pytest.approx(result.history[0].val.macro_auc, abs=1e-6)
 
 
+def test_no_epoch_starts_that_the_last_one_says_would_end_after_the_deadline(pictures):
+    # epoch 1 takes over `pause` s (on_epoch_end sleeps) and ends before the deadline, which
+    # leaves no room for another as long; stopping only once the time is up ran epoch 2
+    pause = 3.0
+    deadline = time.time() + pause + 2.5
+
+    def slow_reporting(_result):
+        time.sleep(pause)
+
+    result = train(
+        TINY, pictures, epochs=3, batch_size=32, on_epoch_end=slow_reporting, deadline=deadline
+    )
+
+    assert [e.epoch for e in result.history] == [1] and result.stopped_by == "time"
+
+
 def test_forced_mixed_precision_trains_on_cpu(pictures):
     result = train(TINY, pictures, epochs=1, batch_size=64, mixed_precision=True)
 

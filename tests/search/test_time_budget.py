@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 
 import optuna
 import pytest
@@ -11,6 +12,7 @@ from optuna.trial import TrialState
 from search import run
 from search.config import RunConfig
 from search.coordination.storage import open_storage
+from search.summary import print_summary
 from search.trial.objective import Objective
 from search.trial.study_data import prepare_data
 
@@ -28,6 +30,37 @@ def test_a_trial_training_when_the_time_runs_out_stops_after_its_epoch(in_search
     assert trial.state == TrialState.PRUNED
     assert list(trial.intermediate_values) == [1]
     assert trial.user_attrs["pruned_by"] == "time" and trial.user_attrs["epochs_run"] == 1
+
+
+def test_a_trial_times_its_first_epoch_for_the_worker_to_judge_the_next(in_search_home):
+    data = prepare_data("synthetic", image_size=16, synthetic_n=300, seed=0)
+    study = optuna.create_study(direction="maximize", pruner=optuna.pruners.NopPruner())
+    objective = Objective(data, space="demo", epochs=2)
+    assert objective.first_epoch_seconds == 0  # nothing measured: no trial is held back
+    started = time.perf_counter()
+    study.optimize(objective, n_trials=1)
+    trial_seconds = time.perf_counter() - started
+    training = study.trials[0].user_attrs["seconds_per_epoch"]  # training only, no scoring
+    assert training < objective.first_epoch_seconds < trial_seconds
+
+
+def test_a_worker_counts_as_out_of_time_when_what_it_needs_is_not_left():
+    config = RunConfig(budget_minutes=1, deadline=time.time() + 30)
+    assert not config.out_of_time()
+    assert not config.out_of_time(within_s=20)
+    assert config.out_of_time(within_s=40)
+
+
+def test_the_summary_says_time_stopped_workers_that_stopped_before_the_deadline(
+    in_search_home, capsys
+):
+    # workers stop early when a first epoch would not fit: the deadline is still ahead
+    url = f"sqlite:///{in_search_home}/early.db"
+    optuna.create_study(study_name="early", storage=open_storage(url), direction="maximize")
+    config = RunConfig(study="early", storage=url, trials=3, budget_minutes=1)
+    print_summary(replace(config, deadline=time.time() + 30))
+    out = capsys.readouterr().out
+    assert "stopped by --budget-minutes 1 before the rest of the budget was spent" in out
 
 
 def test_a_search_out_of_time_starts_no_trial_and_says_how_to_go_on(in_search_home, capsys):
