@@ -21,13 +21,29 @@ import os
 from collections.abc import Mapping
 from pathlib import Path
 
+from common.cli import EXIT_USER_ERROR, print_error
 from common.paths import CACHES
 
-__all__ = ["BACKEND_ENV", "CPUS_ENV", "JAX_CACHE", "choose_backend", "pin_cpus"]
+__all__ = [
+    "BACKEND_ENV",
+    "CPUS_ENV",
+    "JAX_CACHE",
+    "backend_problem",
+    "choose_backend",
+    "pin_cpus",
+]
 
 BACKEND_ENV = "KERAS_BACKEND"
 CPUS_ENV = "CELEBA_SEARCH_CPUS"  # cores a worker process runs on (search/coordination/devices.py)
 JAX_CACHE = CACHES / "jax"
+# Keras 3's backends and the module each needs
+KERAS_BACKEND_MODULES = {
+    "tensorflow": "tensorflow",
+    "jax": "jax",
+    "torch": "torch",
+    "numpy": "numpy",
+    "openvino": "openvino",
+}
 
 
 def _installed(name: str) -> bool:
@@ -52,6 +68,23 @@ def choose_backend(environ: Mapping[str, str] = os.environ) -> str:
     return "jax" if _has_gpu(environ) else "tensorflow"
 
 
+def backend_problem(environ: Mapping[str, str] = os.environ) -> str | None:
+    """Why the KERAS_BACKEND set cannot work here, or None: said before Keras fails on it
+    with a traceback at its first import."""
+    name = environ.get(BACKEND_ENV)
+    if not name:
+        return None
+    if name not in KERAS_BACKEND_MODULES:
+        known = ", ".join(KERAS_BACKEND_MODULES)
+        return f"{BACKEND_ENV}={name} is not a Keras backend (one of {known})"
+    if not _installed(KERAS_BACKEND_MODULES[name]):
+        return (
+            f"{BACKEND_ENV}={name}, but {KERAS_BACKEND_MODULES[name]} is not installed in this "
+            f"environment: install it, or unset {BACKEND_ENV} to use the default"
+        )
+    return None
+
+
 def pin_cpus(environ: Mapping[str, str] = os.environ) -> None:
     """Confine this process to the cores CPUS_ENV lists ("0,1"), before any thread pool exists:
     TensorFlow and XLA size their pools by the CPU affinity. A core this machine lacks leaves
@@ -65,6 +98,9 @@ def pin_cpus(environ: Mapping[str, str] = os.environ) -> None:
 pin_cpus()
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # TensorFlow's C++ start-up chatter
 os.environ.setdefault("MPLBACKEND", "Agg")  # plots are written to files, never shown
+if (problem := backend_problem()) is not None:
+    print_error(problem)
+    raise SystemExit(EXIT_USER_ERROR)  # every command would fail at its first Keras import
 os.environ[BACKEND_ENV] = choose_backend()
 os.environ.setdefault("JAX_COMPILATION_CACHE_DIR", str(JAX_CACHE.resolve()))
 # cache every program: the small steps of the demo's networks compile in under JAX's

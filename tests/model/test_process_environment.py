@@ -50,6 +50,37 @@ def test_keras_backend_in_the_environment_wins(machine, override):
     assert choose_backend({"KERAS_BACKEND": override}) == override
 
 
+def test_a_usable_or_unset_keras_backend_is_no_problem(machine):
+    machine(installed=("tensorflow",))
+    assert environment.backend_problem({}) is None
+    assert environment.backend_problem({"KERAS_BACKEND": "tensorflow"}) is None
+
+
+def test_a_keras_backend_not_installed_is_named_with_what_to_do(machine):
+    machine(installed=("tensorflow",))
+    assert environment.backend_problem({"KERAS_BACKEND": "jax"}) == (
+        "KERAS_BACKEND=jax, but jax is not installed in this environment: install it, "
+        "or unset KERAS_BACKEND to use the default"
+    )
+
+
+def test_a_command_under_a_mistyped_keras_backend_prints_one_line():
+    clean = {k: v for k, v in os.environ.items() if k != "KERAS_BACKEND"}
+    done = subprocess.run(
+        [sys.executable, "-m", "serve.predict", "face.jpg"],
+        cwd=ROOT,
+        env={**clean, "KERAS_BACKEND": "tensorflw"},
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 2
+    assert done.stderr == (
+        "error: KERAS_BACKEND=tensorflw is not a Keras backend "
+        "(one of tensorflow, jax, torch, numpy, openvino)\n"
+    )
+
+
 def test_a_hidden_gpu_is_no_gpu(monkeypatch: pytest.MonkeyPatch):
     monkeypatch.setattr(environment.Path, "exists", lambda self: True)  # /dev/nvidiactl
     assert environment._has_gpu({"CUDA_VISIBLE_DEVICES": "-1"}) is False
