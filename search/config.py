@@ -80,8 +80,8 @@ class RunConfig:
     # per command, not per study: a machine that joins later brings its own minutes
     budget_minutes: float | None = setting(
         None,
-        "minutes this command's workers search, counted once its data is ready: no trial "
-        "or epoch starts that would end after them, judged by the last one's length",
+        "minutes from this command's start, preparing the data included: no trial or epoch "
+        "starts that would end after them, judged by the last one's length",
     )
     # when --budget-minutes runs out, as time.time(); set by search.run, handed to workers
     deadline: float | None = setting(None, "when --budget-minutes runs out", flag=False)

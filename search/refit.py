@@ -163,11 +163,14 @@ def refit(
     artifact_dir: str | Path = ARTIFACTS,
     constraints: Constraints = UNCONSTRAINED,
     budget_minutes: float | None = None,
+    started: float | None = None,
 ) -> RefitResult:
     """Train the study's best COMPLETE configuration, score it, export it, record where.
 
-    `budget_minutes`: no epoch starts that would end after training has taken them, judged
-    by the epoch before (the best epoch's weights are kept, as when the patience runs out)."""
+    `budget_minutes`: no epoch starts that would end more than that many minutes after
+    `started` (a `time.time()`; by default this call's start), judged by the epoch before;
+    the best epoch's weights are kept, as when the patience runs out."""
+    started = time.time() if started is None else started
     # Keras here, not at the top: `--help` and a mistyped study need no backend, and the
     # command starts it with TensorFlow's start-up lines quieted first (main)
     from model import default_dtype_policy, train
@@ -190,7 +193,7 @@ def refit(
     footprint = measure_footprint(
         config.model, data.image_size, len(data.attr_names), dtype_policy=default_dtype_policy()
     )
-    started = time.perf_counter()
+    training_started = time.perf_counter()
     result = train(
         config.model,
         data,
@@ -199,10 +202,10 @@ def refit(
         seed=settings.seed,
         patience=patience,
         verbose=verbose,
-        deadline=None if budget_minutes is None else time.time() + 60 * budget_minutes,
+        deadline=None if budget_minutes is None else started + 60 * budget_minutes,
     )
     measured = {
-        "training_seconds": round(time.perf_counter() - started, 2),
+        "training_seconds": round(time.perf_counter() - training_started, 2),
         "latency_ms": round(footprint.latency_ms, 3),
     }
     card = _card(study, trial, settings, config, data, result, max_epochs, patience, measured)
@@ -389,8 +392,8 @@ def build_parser() -> argparse.ArgumentParser:
     add("--patience", type=int, default=PATIENCE,
         help=f"stop after this many epochs without gain ({PATIENCE})")  # fmt: skip
     add("--budget-minutes", type=float,
-        help="training minutes: start no epoch that the last one's length says would end "
-        "after them; the best epoch's weights are kept (default none)")  # fmt: skip
+        help="minutes from this command's start: start no epoch that the last one's length "
+        "says would end after them; the best epoch's weights are kept (default none)")  # fmt: skip
     add("--out", type=Path, help="export folder (default studies/<study>/best)")
     add("--no-savedmodel", action="store_true", help="skip the TensorFlow SavedModel")
     add("--max-params", type=int, help="refit the best trial with at most this many parameters")
@@ -407,6 +410,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _refit(args: argparse.Namespace) -> None:
+    started = time.time()  # --budget-minutes counts starting the backend and loading the data
     url = resolve_storage_url(args.storage)
     study = load_existing_study(url, args.study)
     print(f"study {study.study_name!r} on {mask_url(url)}", flush=True)
@@ -419,6 +423,7 @@ def _refit(args: argparse.Namespace) -> None:
         savedmodel=not args.no_savedmodel,
         constraints=Constraints(args.max_params, args.max_latency_ms),
         budget_minutes=args.budget_minutes,
+        started=started,
         verbose=1 if sys.stdout.isatty() else 0,  # a progress bar for a person; logs say the rest
     )
     print_figures(result.card, result.export_dir)

@@ -133,11 +133,12 @@ def _run(args: argparse.Namespace, in_process: bool) -> int:
         f"{config.image_size}px, sampler {config.sampler}, pruner {config.pruner}",
         flush=True,
     )
+    # --budget-minutes counts from here: preparing the data is part of this command's time
+    config = _with_deadline(config, handed)
     # Storage and study first: a mistake there must not cost a data preparation.
     storage = open_storage(config.storage, grace_period=config.grace_period)
     check_study_can_resume(storage, config)
     data = _prepare(config)
-    config = _with_deadline(config, handed)
     # A worker may replace itself (exec) only when this process is the real command.
     worker_config = replace(config, trials_per_process=sys.maxsize) if in_process else config
     if config.workers == 1:

@@ -7,6 +7,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import keras
@@ -182,6 +183,14 @@ def test_refit_within_a_time_budget_says_it_stopped_for_it(workdir: Path, study_
     card = read_card(workdir / "timed")
     assert (card.epochs_trained, card.stopped_by) == (1, "time")
     assert "1 epochs (best 1; stopped: the time budget ran out)" in capsys.readouterr().out
+
+
+def test_the_refit_minutes_count_from_the_commands_start(workdir: Path, study_url):
+    # what ran before training (starting the backend, loading the data) counts: here an hour
+    study = optuna.load_study(study_name="tiny", storage=study_url)
+    result = refit.refit(study, max_epochs=3, budget_minutes=30, started=time.time() - 3600,
+                         out=workdir / "late", savedmodel=False)  # fmt: skip
+    assert (result.card.epochs_trained, result.card.stopped_by) == (1, "time")
 
 
 def test_a_budget_of_no_minutes_is_one_line_before_training(workdir: Path, study_url, capsys):

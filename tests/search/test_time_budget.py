@@ -81,6 +81,21 @@ def test_a_search_out_of_time_starts_no_trial_and_says_how_to_go_on(in_search_ho
     assert "stopped by --budget-minutes" not in capsys.readouterr().out
 
 
+def test_preparing_the_data_counts_toward_the_minutes(in_search_home, monkeypatch):
+    deadlines = []
+    prepare = run._prepare
+
+    def noting_the_deadline(config):
+        deadlines.append(config.deadline)
+        return prepare(config)
+
+    monkeypatch.setattr(run, "_prepare", noting_the_deadline)
+    args = [*TINY_RUN, "--trials", "1", "--budget-minutes", "2", "--study", "early-clock"]
+    before = time.time()
+    assert run.main([*args, "--storage", f"sqlite:///{in_search_home}/clock.db"]) == 0
+    assert deadlines and before + 120 <= deadlines[0] <= time.time() + 120
+
+
 def test_a_replacing_process_keeps_the_deadline_it_was_handed(monkeypatch):
     config = RunConfig(budget_minutes=2)
     monkeypatch.setenv(run.DEADLINE_ENV, "1234.5")
