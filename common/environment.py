@@ -28,6 +28,7 @@ __all__ = [
     "BACKEND_ENV",
     "CPUS_ENV",
     "JAX_CACHE",
+    "KERAS_BACKEND_MODULES",
     "backend_problem",
     "choose_backend",
     "pin_cpus",
@@ -36,7 +37,7 @@ __all__ = [
 BACKEND_ENV = "KERAS_BACKEND"
 CPUS_ENV = "CELEBA_SEARCH_CPUS"  # cores a worker process runs on (search/coordination/devices.py)
 JAX_CACHE = CACHES / "jax"
-# Keras 3's backends and the module each needs
+# Keras 3's backends and the module each needs (the model card accepts these names too)
 KERAS_BACKEND_MODULES = {
     "tensorflow": "tensorflow",
     "jax": "jax",

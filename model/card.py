@@ -17,6 +17,7 @@ from typing import Any, Union
 
 import numpy as np
 
+from common.environment import KERAS_BACKEND_MODULES
 from model.errors import CardError
 from model.params import ModelParams
 
@@ -50,7 +51,7 @@ SAVEDMODEL_NAME = "saved_model"
 NOTEBOOK_TEST_MICRO_AUC = 0.9583  # the notebook's best configuration on CelebA's test split
 
 Scalar = int | float | str | bool  # a trial parameter as Optuna stores it
-KERAS_BACKENDS = ("tensorflow", "jax", "torch", "numpy")
+KERAS_BACKENDS = tuple(KERAS_BACKEND_MODULES)
 TRUST_LEVELS = ("high", "medium", "low", "unknown")
 # Why training stopped (model.train): it ran every epoch asked for, the patience ran out, the
 # time budget did, or a callback stopped it
