@@ -239,12 +239,18 @@ def _tell(
 
     That happens when this worker's heartbeat could not reach the storage for longer than the
     grace period (a long database outage): the trial is being retried elsewhere, so this
-    worker drops its result and goes on.
+    worker drops its result and goes on. A tell retried because the database went away may
+    find its own first try recorded (only the reply was lost): that is this worker's result.
     """
     try:
         TrialRecord(worker_rss_mb=round(_resident_mb(), 1)).save(trial)
-        retry_storage(partial(study.tell, trial, value, state=state), "record the trial")
+        recorded = retry_storage(
+            partial(study.tell, trial, value, state=state, skip_if_finished=True),
+            "record the trial",
+        )
     except optuna.exceptions.UpdateFinishedTrialError:
+        recorded = None
+    if recorded is None or recorded.state != state:
         log.warning("trial %d was failed as stale by another worker; its retry counts instead",
                     trial.number)  # fmt: skip
         return False
