@@ -22,14 +22,13 @@ if TYPE_CHECKING:
     from model.errors import NonFiniteLossError, TrainingError
     from model.metrics import Metrics, evaluate, roc_auc
     from model.network import build_model
+    from model.prediction import PREDICT_BATCH, predict_proba
     from model.training import (
         MIXED_POLICY,
-        PREDICT_BATCH,
         EpochResult,
         TrainResult,
         default_dtype_policy,
         gpu_available,
-        predict_proba,
         train,
     )
 
@@ -59,12 +58,12 @@ _LAZY = {
     "roc_auc": "model.metrics",
     "build_model": "model.network",
     "MIXED_POLICY": "model.training",
-    "PREDICT_BATCH": "model.training",
+    "PREDICT_BATCH": "model.prediction",
     "EpochResult": "model.training",
     "TrainResult": "model.training",
     "default_dtype_policy": "model.training",
     "gpu_available": "model.training",
-    "predict_proba": "model.training",
+    "predict_proba": "model.prediction",
     "train": "model.training",
 }
 

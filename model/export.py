@@ -21,6 +21,7 @@ from common.atomic import install, temp_dir_for
 from common.paths import STUDIES
 from model.card import CARD_NAME, MODEL_NAME, SAVEDMODEL_NAME, ExportFiles, ModelCard
 from model.errors import CardError, ExportError
+from model.numpy_model import NumpyModel, numpy_model
 
 if TYPE_CHECKING:
     import keras
@@ -118,25 +119,22 @@ def read_card(export_dir: str | Path) -> ModelCard:
         raise CardError(f"{path}: invalid model card: {err}") from None
 
 
-def load_export(export_dir: str | Path) -> tuple[keras.Model, ModelCard]:
-    """The exported model, for inference, and its card; Keras' safe_mode stays on."""
-    import keras
+def load_export(
+    export_dir: str | Path, *, numpy: bool = False
+) -> tuple[keras.Model | NumpyModel, ModelCard]:
+    """The exported model, for inference, and its card; Keras' safe_mode stays on.
 
+    With `numpy`, a model that model.numpy_model can run (any that build_model writes) is
+    read without importing Keras; others are still loaded with Keras.
+    """
     card = read_card(export_dir)
     path = Path(export_dir) / card.files.model
     inside = Path(export_dir).resolve()
     if not path.resolve().is_relative_to(inside):  # a link in the folder can lead anywhere
         raise ExportError(f"{path}: leads to {path.resolve()}, outside the export folder")
-    try:
-        model = keras.saving.load_model(path, compile=False, safe_mode=True)
-    except (ValueError, OSError, zipfile.BadZipFile) as err:
-        reason = str(err).strip().split(". ")[0]
-        if "safe_mode" in str(err):
-            raise ExportError(
-                f"{path}: refused, the model needs unsafe deserialization ({reason}); "
-                "only models that Keras' safe_mode accepts are loaded"
-            ) from None
-        raise ExportError(f"{path}: cannot load the model ({reason})") from None
+    model = numpy_model(path) if numpy else None
+    if model is None:
+        model = _keras_model(path)
     size = card.image_size
     expected = (None, size, size, 3)
     if tuple(model.input_shape) != expected or model.output_shape[-1] != len(card.attr_names):
@@ -145,6 +143,21 @@ def load_export(export_dir: str | Path) -> tuple[keras.Model, ModelCard]:
             f"card says {size}x{size} images and {len(card.attr_names)} attributes"
         )
     return model, card
+
+
+def _keras_model(path: Path) -> keras.Model:
+    import keras
+
+    try:
+        return keras.saving.load_model(path, compile=False, safe_mode=True)
+    except (ValueError, OSError, zipfile.BadZipFile) as err:
+        reason = str(err).strip().split(". ")[0]
+        if "safe_mode" in str(err):
+            raise ExportError(
+                f"{path}: refused, the model needs unsafe deserialization ({reason}); "
+                "only models that Keras' safe_mode accepts are loaded"
+            ) from None
+        raise ExportError(f"{path}: cannot load the model ({reason})") from None
 
 
 def newest_export(root: str | Path = STUDIES) -> Path:

@@ -21,6 +21,7 @@ from model.batchnorm import CALIBRATION_IMAGES, calibration_sample, recalibrate_
 from model.errors import NonFiniteLossError
 from model.metrics import Metrics, evaluate
 from model.network import ModelParams, build_model
+from model.prediction import predict_proba
 from model.steps import epoch_steps
 
 if TYPE_CHECKING:
@@ -28,12 +29,10 @@ if TYPE_CHECKING:
 
 __all__ = [
     "MIXED_POLICY",
-    "PREDICT_BATCH",
     "EpochResult",
     "TrainResult",
     "default_dtype_policy",
     "gpu_available",
-    "predict_proba",
     "train",
 ]
 
@@ -41,9 +40,6 @@ logger = logging.getLogger(__name__)
 
 # bfloat16 keeps float32's exponent range, so no loss scaling is needed (H100/H200 run it natively)
 MIXED_POLICY = "mixed_bfloat16"
-# every prediction batch (val, test, predict) has this many rows, the last one padded, so
-# that a model traces its predict step once
-PREDICT_BATCH = 256
 
 
 @dataclass(frozen=True)
@@ -81,28 +77,6 @@ def default_dtype_policy() -> str | None:
 def gpu_available() -> bool:
     """Whether the Keras backend sees a GPU."""
     return any(d.lower().startswith("gpu") for d in keras.distribution.list_devices())
-
-
-def predict_proba(
-    model: keras.Model, images: np.ndarray, batch_size: int = PREDICT_BATCH, *, pad: bool = True
-) -> np.ndarray:
-    """Probabilities (N, A) float32 for uint8 images (N, S, S, 3), read batch by batch.
-
-    With `pad` the last batch is filled up with black images to `batch_size` rows and their
-    predictions dropped: one input shape, one trace. Inference treats rows independently
-    (BatchNorm uses its moving statistics, dropout is off), so padding changes no real row.
-    """
-    chunks = []
-    for start in range(0, len(images), batch_size):
-        chunk = np.asarray(images[start : start + batch_size])
-        rows = len(chunk)
-        if pad and rows < batch_size:
-            filler = np.zeros((batch_size - rows, *chunk.shape[1:]), dtype=chunk.dtype)
-            chunk = np.concatenate([chunk, filler])
-        chunks.append(np.asarray(model.predict_on_batch(chunk))[:rows])
-    if not chunks:
-        return np.zeros((0, model.output_shape[-1]), dtype=np.float32)
-    return np.concatenate(chunks).astype(np.float32, copy=False)
 
 
 def train(

@@ -1,6 +1,7 @@
 """`python -m serve.predict`: the facial attributes of the faces in some photos.
 
     python -m serve.predict IMAGE... [--model DIR] [--json] [--threshold card|P] [--no-detect]
+                                     [--keras]
 
 For each image (JPEG, PNG or WebP, any size, EXIF orientation honoured) the largest face is found
 and cropped like CelebA's aligned images (`--no-detect` for images that are such crops
@@ -9,7 +10,8 @@ present; `--json` prints one object per image with all 40 probabilities and deci
 file that cannot be read, holds too many pixels (data.decode.MAX_PIXELS), shows no face or
 fails in any other way gets one `error:` line on stderr and the others still run; the exit
 status is then 1.
-`--model` defaults to the newest export.
+`--model` defaults to the newest export. The model runs on NumPy (model.numpy_model) where it
+can, which spares importing Keras and its backend (seconds); `--keras` runs it with Keras.
 """
 
 from __future__ import annotations
@@ -29,6 +31,8 @@ from common.errors import UserError
 from common.native_logs import quiet_native_stderr
 from model.card import ModelCard
 from model.export import load_export, newest_export
+from model.numpy_model import NumpyModel
+from model.prediction import predict_proba
 from serve.preprocess import prepare_face
 
 if TYPE_CHECKING:
@@ -69,7 +73,7 @@ def thresholds_for(card: ModelCard, threshold: str) -> np.ndarray:
 
 
 def predict_images(
-    model: keras.Model,
+    model: keras.Model | NumpyModel,
     card: ModelCard,
     paths: list[str],
     *,
@@ -97,8 +101,6 @@ def predict_images(
     if not inputs:
         return [], failed
     # unpadded: a few photos padded to 256 rows would cost more than a second trace
-    from model import predict_proba  # Keras: imported once a model is loaded
-
     probs = predict_proba(model, np.stack(inputs), pad=False).astype(np.float64)
     predictions = [
         Prediction(
@@ -138,6 +140,8 @@ def build_parser() -> argparse.ArgumentParser:
     add("--json", action="store_true", help="one JSON object per image instead of a table")
     add("--threshold", default="card", help="'card' (chosen per attribute, default) or e.g. 0.5")
     add("--no-detect", action="store_true", help="images are aligned face crops already")
+    keras_help = "run the model with Keras, not NumPy (slower to start; the same answers)"
+    add("--keras", action="store_true", help=keras_help)
     return parser
 
 
@@ -147,8 +151,8 @@ def main(argv: list[str] | None = None) -> int:
 
 def _predict(args: argparse.Namespace) -> int:
     export_dir = args.model if args.model is not None else newest_export()
-    with quiet_native_stderr():  # TensorFlow's CUDA lines on a machine without a GPU
-        model, card = load_export(export_dir)
+    with quiet_native_stderr():  # TensorFlow's CUDA lines, where Keras is needed after all
+        model, card = load_export(export_dir, numpy=not args.keras)
     thresholds = thresholds_for(card, args.threshold)
     if card.data.kind == "synthetic":  # as the page says beside its answers
         print(

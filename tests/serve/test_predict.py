@@ -136,6 +136,22 @@ def test_threshold_one_half_overrides_the_card(export_dir, files, capsys):
     assert capsys.readouterr().err.startswith("error: --threshold must be")
 
 
+@needs_sample
+def test_numpy_and_keras_give_the_same_answers_on_real_faces(export_dir, capsys):
+    argv = [*sample_images(8), "--model", str(export_dir), "--no-detect", "--json"]
+    answers = []
+    for engine in ([], ["--keras"]):
+        assert predict.main([*argv, *engine]) == 0
+        answers.append([json.loads(line) for line in capsys.readouterr().out.splitlines()])
+    numpy_run, keras_run = answers
+    assert len(numpy_run) == len(keras_run) == 8
+    for ours, theirs in zip(numpy_run, keras_run, strict=True):
+        assert ours["file"] == theirs["file"]
+        np.testing.assert_allclose(  # each rounded to 4 decimals
+            list(ours["probabilities"].values()), list(theirs["probabilities"].values()), atol=2e-4
+        )
+
+
 def test_exif_orientation_is_honoured(tmp_path: Path):
     upright = Image.new("RGB", (40, 60), (200, 30, 30))
     upright.paste((30, 30, 200), (0, 0, 40, 10))  # blue band on top
