@@ -116,7 +116,9 @@ def _build(config: dict, store) -> NumpyModel | None:
 
 
 def _one_chain(specs: list[dict], graph: dict) -> bool:
-    """Each layer takes the one before it, and the last is the output."""
+    """The input first, each layer takes the one before it, and the last is the output."""
+    if specs[0]["class_name"] != "InputLayer":
+        return False
     for before, spec in zip(specs, specs[1:], strict=False):
         nodes = spec.get("inbound_nodes") or []
         if len(nodes) != 1 or len(nodes[0]["args"]) != 1:
