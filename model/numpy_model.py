@@ -1,7 +1,8 @@
 """An exported model.keras run with NumPy alone, for `serve.predict`.
 
-Scoring a few photos takes milliseconds; importing Keras and TensorFlow to do it took 4 s on
-a fast CPU and 11-15 s on a slow one (docs/benchmarks-speed.md). The file is read as data
+Scoring a few photos takes milliseconds; with Keras and TensorFlow imported to do it, the
+command took 4.7 s against 0.3 s on a Zen 4 core and 14 s against 1 s on one as slow as a
+first-generation EPYC (docs/benchmarks-speed.md, section 3). The file is read as data
 (config.json and the weights, never code), so it is as safe as Keras' safe_mode. Only the
 layers that model.network.build_model writes, at float32, in one chain, are known here: for
 any other export `numpy_model` returns None and the caller loads it with Keras.
@@ -187,7 +188,7 @@ def _conv2d(settings: dict, arrays: list[np.ndarray]) -> Layer | None:
     matrix = kernel.reshape(-1, kernel.shape[-1])  # (rows * cols * channels, filters)
 
     def conv(x: np.ndarray) -> np.ndarray:
-        n, height, width, channels = x.shape
+        n, height, width, _ = x.shape
         padded = np.pad(x, ((0, 0), (rows // 2, rows // 2), (cols // 2, cols // 2), (0, 0)))
         # every pixel's neighbourhood as one row, in the kernel's (row, col, channel) order:
         # one matrix product, 1.2-3.7x faster than one per kernel position
