@@ -37,12 +37,13 @@ __all__ = [
 BACKEND_ENV = "KERAS_BACKEND"
 CPUS_ENV = "CELEBA_SEARCH_CPUS"  # cores a worker process runs on (search/coordination/devices.py)
 JAX_CACHE = CACHES / "jax"
-# Keras 3's backends and the module each needs (the model card accepts these names too)
+# Keras 3's backends and the module each needs (the model card accepts these names too);
+# Keras' numpy backend computes convolutions with JAX (keras/src/backend/numpy/nn.py)
 KERAS_BACKEND_MODULES = {
     "tensorflow": "tensorflow",
     "jax": "jax",
     "torch": "torch",
-    "numpy": "numpy",
+    "numpy": "jax",
     "openvino": "openvino",
 }
 

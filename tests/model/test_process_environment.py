@@ -64,6 +64,16 @@ def test_a_keras_backend_not_installed_is_named_with_what_to_do(machine):
     )
 
 
+def test_keras_numpy_backend_needs_jax(machine):
+    machine(installed=("tensorflow", "numpy"))
+    assert environment.backend_problem({"KERAS_BACKEND": "numpy"}) == (
+        "KERAS_BACKEND=numpy, but jax is not installed in this environment: install it, "
+        "or unset KERAS_BACKEND to use the default"
+    )
+    machine(installed=("tensorflow", "numpy", "jax"))
+    assert environment.backend_problem({"KERAS_BACKEND": "numpy"}) is None
+
+
 def test_a_command_under_a_mistyped_keras_backend_prints_one_line():
     clean = {k: v for k, v in os.environ.items() if k != "KERAS_BACKEND"}
     done = subprocess.run(
